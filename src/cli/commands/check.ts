@@ -1,0 +1,54 @@
+import { ExitCode } from '../../core/exit-codes';
+import { checkTargets } from '../../ops/check-targets';
+import type { TargetCheck } from '../../ops/check';
+import type { CliContext } from '../context';
+import { formatBytes, formatCount, formatDuration, table } from '../format';
+import { progressBar } from '../progress-bar';
+import { printFindings } from './findings-view';
+
+/** `dbguard check <targets> [--quick]`: exit 0 healthy, 4 damaged or missing, 5 busy. */
+export async function run(ctx: CliContext, selector: string | undefined, opts: { quick?: boolean }): Promise<number> {
+  const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
+  let results: TargetCheck[];
+  try {
+    results = await checkTargets(ctx.config(), selector, { quick: opts.quick, onProgress: bar.onProgress, env: ctx.env });
+  } finally {
+    bar.stop();
+  }
+  const ok = results.every((r) => r.ok);
+  if (ctx.opts.json) {
+    ctx.printJson({
+      ok,
+      targets: results.map((r) => ({
+        target: r.target, path: r.path, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
+        durationMs: r.durationMs, findings: r.findings, tables: r.tables,
+      })),
+    });
+  } else {
+    for (const r of results) printTarget(ctx, r, Boolean(opts.quick));
+  }
+  for (const r of results) ctx.log().info({ target: r.target, ok: r.ok, findings: r.findings.map((f) => f.code), durationMs: r.durationMs }, 'check finished');
+  if (results.some((r) => r.findings.some((f) => f.severity === 'error'))) return ExitCode.integrity;
+  if (results.some((r) => r.busy)) return ExitCode.busy;
+  return ExitCode.ok;
+}
+
+function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
+  const c = ctx.out;
+  const meta = [r.bytes !== undefined ? formatBytes(r.bytes) : '', r.library ? `DuckDB ${r.library}, storage ${r.storageVersion}` : ''].filter(Boolean).join(', ');
+  ctx.print(`${c.bold(r.target)}  ${r.path}${meta ? c.dim(`  (${meta})`) : ''}`);
+  if (r.busy) {
+    ctx.print(`  ${c.yellow('BUSY')}  in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'unknown program'}); nothing was checked`);
+    ctx.print(`        → stop the application, or run the check when it is idle`);
+    ctx.print('');
+    return;
+  }
+  if (r.tables.length) {
+    const rows = r.tables.map((t) => [t.schema === 'main' ? t.name : `${t.schema}.${t.name}`, t.status === 'missing' ? '-' : formatCount(t.rows), t.status === 'ok' ? c.green('ok') : c.red(t.status)]);
+    ctx.print(table(['TABLE', 'ROWS', 'STATUS'], rows, [1]).replace(/^/gm, '  '));
+  }
+  printFindings(ctx, r.findings);
+  const what = quick ? 'quick check' : 'full read + block scrub';
+  ctx.print(`  ${r.ok ? c.green('healthy') : c.red('DAMAGED')}  ${c.dim(`${what} in ${formatDuration(r.durationMs)}`)}`);
+  ctx.print('');
+}

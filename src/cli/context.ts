@@ -1,0 +1,56 @@
+import type { Config } from '../config/load';
+import type { Logger } from '../core/types';
+import { colors, type Colors } from './format';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  logFile?: string;
+  yes?: boolean;
+}
+
+/** What every command receives: output channels, the lazily loaded config and logger. */
+export interface CliContext {
+  opts: GlobalOptions;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Human result text to stdout (suppressed with --json and --quiet). */
+  print(text: string): void;
+  /** One JSON document to stdout. */
+  printJson(doc: unknown): void;
+  /** Human notes to stderr (suppressed with --json and --quiet). */
+  note(text: string): void;
+  out: Colors;
+  err: Colors;
+  config(): Config;
+  log(): Logger;
+}
+
+/** Builds the context; the config and the logger are created on first use. */
+export function createContext(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): CliContext {
+  let config: Config | undefined;
+  let logger: Logger | undefined;
+  const human = !opts.json && !opts.quiet;
+  return {
+    opts,
+    env,
+    cwd,
+    print: (text) => { if (human) process.stdout.write(`${text}\n`); },
+    printJson: (doc) => process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`),
+    note: (text) => { if (human) process.stderr.write(`${text}\n`); },
+    out: colors(process.stdout, env),
+    err: colors(process.stderr, env),
+    config() {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      if (!config) config = (require('../config/load') as typeof import('../config/load')).loadConfig({ configPath: opts.config, cwd, env });
+      return config;
+    },
+    log() {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      if (!logger) logger = (require('./logger') as typeof import('./logger')).createLogger({ logFile: opts.logFile, verbose: opts.verbose, quiet: opts.quiet || opts.json });
+      return logger;
+    },
+  };
+}

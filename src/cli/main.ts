@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The dbguard entry point: the only place that calls process.exit. Every
+ * expected error is printed as message + hint (or JSON on stderr) with its
+ * documented exit code; stack traces only with --verbose.
+ */
+import { CommanderError } from 'commander';
+import { DbguardError } from '../core/errors';
+import { ExitCode } from '../core/exit-codes';
+import { createContext, type CliContext, type GlobalOptions } from './context';
+import { buildProgram, type Dispatch } from './program';
+
+function printError(err: unknown, json: boolean, verbose: boolean): number {
+  const known = err instanceof DbguardError;
+  const exitCode = known ? err.exitCode : ExitCode.internal;
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = known ? err.hint : 'this is a bug in dbguard; run again with --verbose and report the output';
+  const code = known ? err.code : 'internal';
+  if (json) {
+    process.stderr.write(`${JSON.stringify({ error: { code, exitCode, message, hint } })}\n`);
+  } else {
+    process.stderr.write(`dbguard: ${known ? 'error' : 'internal error'}: ${message}\n`);
+    if (hint) process.stderr.write(`  hint: ${hint}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  }
+  return exitCode;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let ctx: CliContext | undefined;
+  const wantsJson = argv.includes('--json');
+  const dispatch: Dispatch = async (load, args) => {
+    ctx = createContext(program.opts<GlobalOptions>());
+    const onSignal = () => { process.exitCode = ExitCode.interrupted; };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    exitCode = await (load().run as (c: CliContext, ...a: unknown[]) => Promise<number>)(ctx, ...args);
+  };
+  const program = buildProgram(dispatch);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+      if (wantsJson) process.stderr.write(`${JSON.stringify({ error: { code: 'usage', exitCode: ExitCode.usage, message: err.message.replace(/^error: /, ''), hint: 'run dbguard --help for usage' } })}\n`);
+      return ExitCode.usage;
+    }
+    return printError(err, ctx?.opts.json ?? wantsJson, ctx?.opts.verbose ?? argv.includes('--verbose'));
+  }
+  return exitCode;
+}
+
+main(process.argv).then(
+  (code) => {
+    // let stdout drain before exiting, so piped JSON is never cut
+    process.stdout.write('', () => process.exit(code));
+  },
+  (err) => {
+    process.stderr.write(`dbguard: internal error: ${String(err)}\n`);
+    process.exit(ExitCode.internal);
+  },
+);

@@ -1,0 +1,48 @@
+import { Command, Option } from 'commander';
+import type { CliContext, GlobalOptions } from './context';
+
+/** A command's implementation, loaded only when that command runs (keeps `--version` fast). */
+type Runner = (ctx: CliContext, ...args: never[]) => Promise<number>;
+export type Dispatch = (load: () => { run: Runner }, args: unknown[]) => Promise<void>;
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const version = (require('../../package.json') as { version: string }).version;
+
+/**
+ * The command table of DESIGN.md §1. Each action hands its arguments to
+ * `dispatch`, which builds the context, runs the command and records its exit code.
+ */
+export function buildProgram(dispatch: Dispatch): Command {
+  const program = new Command('dbguard')
+    .description('Keeps DuckDB database files safe: checks, consistent validated backups, restore, repair, scheduling.')
+    .version(version, '-V, --version')
+    .option('-c, --config <path>', 'config file (default: ./dbguard.config.json, or $DBGUARD_CONFIG)')
+    .option('--json', 'print one JSON document on stdout (errors as JSON on stderr)')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('-v, --verbose', 'more detail, including stack traces of unexpected errors')
+    .option('--log-file <path>', 'append JSON log lines to this file')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .showHelpAfterError('(run dbguard --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const cmd = (name: string, description: string) => program.command(name).description(description).exitOverride();
+
+  cmd('check', 'integrity check of the live database files')
+    .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
+    .option('--quick', 'skip the full read and the block scrub')
+    .action((targets, opts) => dispatch(() => require('./commands/check'), [targets, opts]));
+
+  cmd('doctor', 'validate the whole setup: config, paths, permissions, disk space, engine')
+    .action(() => dispatch(() => require('./commands/doctor'), []));
+
+  cmd('init', 'write a config file with the defaults')
+    .option('--demo', 'also create sample databases (a small music library)')
+    .option('--force', 'overwrite an existing config file')
+    .action((opts) => dispatch(() => require('./commands/init'), [opts]));
+
+  return program;
+}
+
+export { Option };
+export type { GlobalOptions };

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** A whole number ≥ min with an operator-readable message. */
+const whole = (min: number, what = 'a whole number') =>
+  z.number({ error: `must be ${what} ≥ ${min}` }).int({ error: `must be ${what} ≥ ${min}` }).min(min, { error: `must be ${what} ≥ ${min}` });
+
+const nonEmpty = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
+
+const cronText = nonEmpty('a cron expression such as "0 2 * * *"');
+
+/** Target names become file names and environment variable names, so keep them simple. */
+export const TARGET_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+const targetSchema = z.strictObject({
+  path: nonEmpty('the path of the database file, e.g. "data/production.duckdb"'),
+  requiredTables: z.array(nonEmpty('a table name'), { error: 'must be a list of table names' }).optional(),
+  schedule: z
+    .strictObject({ backup: cronText.optional(), check: cronText.optional() }, { error: 'must be an object with "backup" and/or "check" cron expressions' })
+    .optional(),
+  schema: nonEmpty('the path of a SQL file with the schema').optional(),
+}, { error: 'must be an object with at least "path"' });
+
+const retentionSchema = z.strictObject({
+  daily: whole(0).optional(),
+  weekly: whole(0).optional(),
+  monthly: whole(0).optional(),
+}, { error: 'must be an object with "daily", "weekly" and/or "monthly" counts' });
+
+const webhookSchema = z.strictObject({
+  url: z.url({ error: 'must be an http(s) URL' }),
+  format: z.enum(['json', 'slack'], { error: 'must be "json" or "slack"' }).default('json'),
+}, { error: 'must be null or an object with "url"' });
+
+const emailSchema = z.strictObject({
+  host: nonEmpty('the SMTP host name'),
+  port: whole(1).max(65535, { error: 'must be a port number 1–65535' }),
+  secure: z.boolean({ error: 'must be true or false' }).default(false),
+  user: z.string().optional(),
+  from: nonEmpty('the sender address'),
+  to: z.union([nonEmpty('a recipient address'), z.array(nonEmpty('a recipient address')).min(1)], { error: 'must be an address or a list of addresses' }),
+}, { error: 'must be null or an object with host, port, from and to' });
+
+/** The whole configuration: one schema gives the type, the validation and the messages. */
+export const configSchema = z.strictObject({
+  backupDir: nonEmpty('a folder path'),
+  keep: whole(1),
+  retention: retentionSchema.optional(),
+  targets: z
+    .record(z.string().regex(TARGET_NAME, { error: 'target names must start with a letter and use only letters, digits, "_" and "-"' }), targetSchema, { error: 'must be an object of named targets' })
+    .refine((t) => Object.keys(t).length > 0, { error: 'must name at least one target' }),
+  schedule: z.strictObject({
+    backup: cronText,
+    check: cronText,
+    timezone: nonEmpty('"local" or an IANA time zone such as "Europe/Berlin"'),
+  }, { error: 'must be an object with backup, check and timezone' }),
+  retry: z.strictObject({
+    attempts: whole(1),
+    baseDelayMs: whole(0),
+    factor: z.number({ error: 'must be a number ≥ 1' }).min(1, { error: 'must be a number ≥ 1' }),
+    maxDelayMs: whole(0),
+  }, { error: 'must be an object with attempts, baseDelayMs, factor and maxDelayMs' }),
+  http: z.strictObject({
+    host: nonEmpty('a host name or IP address'),
+    port: whole(0).max(65535, { error: 'must be a port number 0–65535' }),
+    token: z.string().optional(),
+  }, { error: 'must be an object with host and port' }),
+  alerts: z.strictObject({
+    webhook: webhookSchema.nullable().default(null),
+    email: emailSchema.nullable().default(null),
+    ping: z.strictObject({ success: z.url({ error: 'must be a URL' }).optional(), failure: z.url({ error: 'must be a URL' }).optional() }).optional(),
+  }, { error: 'must be an object' }),
+  concurrency: whole(1).default(1),
+  shutdownTimeoutMs: whole(0).default(60000),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type TargetConfig = ParsedConfig['targets'][string];

@@ -1,0 +1,90 @@
+import { ExitCode, type ExitCodeValue } from './exit-codes';
+
+/**
+ * Base of every expected failure. Carries the exit code, a stable machine code
+ * and a hint that tells the operator what to do next. The CLI prints
+ * `message` and `hint` and never a stack trace for these.
+ */
+export class DbguardError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly exitCode: ExitCodeValue,
+    readonly hint: string = '',
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad arguments, unknown command or target (exit 2). */
+export class UsageError extends DbguardError {
+  constructor(message: string, hint = 'run `dbguard --help` for usage', code = 'usage') {
+    super(message, code, ExitCode.usage, hint);
+  }
+}
+
+/** Missing or invalid configuration file, key or environment variable (exit 3). */
+export class ConfigError extends DbguardError {
+  constructor(message: string, hint = 'fix the setting named above and run the command again', readonly problems: string[] = [], code = 'config') {
+    super(message, code, ExitCode.config, hint);
+  }
+}
+
+/** A database or backup is damaged, or could not be recovered (exit 4). */
+export class IntegrityError extends DbguardError {
+  constructor(message: string, hint: string, code = 'integrity') {
+    super(message, code, ExitCode.integrity, hint);
+  }
+}
+
+/** The database is held by another process, or another dbguard run holds the target lock (exit 5). */
+export class BusyError extends DbguardError {
+  constructor(message: string, hint: string, readonly pid?: number, code = 'busy') {
+    super(message, code, ExitCode.busy, hint);
+  }
+}
+
+/** Disk full, permission denied, folder not writable (exit 6). */
+export class StorageError extends DbguardError {
+  constructor(message: string, hint: string, code = 'storage') {
+    super(message, code, ExitCode.storage, hint);
+  }
+}
+
+/** The run was interrupted by SIGINT/SIGTERM; nothing half-written was left (exit 130). */
+export class InterruptedError extends DbguardError {
+  constructor(message = 'interrupted', hint = 'nothing half-written was left behind; run the command again') {
+    super(message, 'interrupted', ExitCode.interrupted, hint);
+  }
+}
+
+/**
+ * Maps a Node.js file-system error to a StorageError that names the path, or
+ * returns undefined when the error is not a storage condition.
+ */
+export function storageErrorFrom(err: unknown, path: string, action: string): StorageError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StorageError(`disk full while ${action} ${path}`, 'free space on that disk or point backupDir elsewhere, then run again', 'disk-full');
+    case 'EACCES':
+    case 'EPERM':
+      return new StorageError(`permission denied while ${action} ${path}`, `give the user running dbguard write access to ${path}`, 'permission-denied');
+    case 'EROFS':
+      return new StorageError(`read-only file system while ${action} ${path}`, 'point backupDir to a writable disk', 'read-only-fs');
+    case 'ENOTDIR':
+    case 'EEXIST':
+    case 'EISDIR':
+      return new StorageError(`${path} is not usable while ${action} it (${code})`, 'check that the path is a folder where a folder is expected', 'bad-path');
+    default:
+      return undefined;
+  }
+}
+
+/** Returns the message of any thrown value without a stack. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

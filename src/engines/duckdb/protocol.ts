@@ -1,0 +1,59 @@
+import type { Catalog } from '../../core/types';
+
+/** Requests the DuckDB worker process understands. */
+export type WorkerRequest =
+  | { action: 'inspect'; file: string }
+  | { action: 'scan'; file: string }
+  | { action: 'validate'; file: string }
+  | { action: 'snapshot'; file: string; dest: string; destWal: string }
+  | { action: 'checkpoint'; file: string }
+  | { action: 'execute'; file: string; sql: string }
+  | { action: 'version' };
+
+/** How a DuckDB failure is classified, so callers can pick the exit code and hint. */
+export type FailureKind = 'lock' | 'wal' | 'corrupt' | 'not-duckdb' | 'io' | 'crash' | 'other';
+
+export interface WorkerFailure {
+  kind: FailureKind;
+  /** First line of DuckDB's message, without its stack trace. */
+  message: string;
+  pid?: number;
+  exe?: string;
+}
+
+export interface NullKeyCount {
+  schema: string;
+  table: string;
+  rows: number;
+}
+
+export interface InspectResult {
+  library: string;
+  catalog: Catalog;
+  nullPrimaryKeys: NullKeyCount[];
+}
+
+export interface TableScan {
+  schema: string;
+  name: string;
+  rows: number;
+  /** Per-column `sum(hash(col))`, joined: equal content gives an equal fingerprint. */
+  fingerprint?: string;
+  error?: WorkerFailure;
+}
+
+export interface ScanResult {
+  tables: TableScan[];
+  durationMs: number;
+}
+
+export interface SnapshotResult extends InspectResult {
+  walCopied: boolean;
+  bytes: number;
+  copyMs: number;
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; phase: string; done: number; total: number }
+  | { type: 'result'; result: unknown }
+  | { type: 'failure'; failure: WorkerFailure };

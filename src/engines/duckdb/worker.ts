@@ -1,0 +1,108 @@
+/**
+ * Child-process entry for every DuckDB operation. A fatal DuckDB error, an
+ * abort or a segfault on an untrusted file ends this process, never the
+ * caller. One request per process; results go back over IPC.
+ */
+import * as fs from 'node:fs';
+import { readCatalog, libraryVersion } from './catalog';
+import { classifyDuckdbError } from './classify';
+import { openDuckdb } from './open';
+import type { InspectResult, ScanResult, SnapshotResult, WorkerMessage, WorkerRequest } from './protocol';
+import { scanAll } from './scan';
+
+const send = (msg: WorkerMessage) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
+const progress = (phase: string, done: number, total: number) => void process.send!({ type: 'progress', phase, done, total } satisfies WorkerMessage);
+
+async function inspect(file: string): Promise<InspectResult> {
+  const db = await openDuckdb(file);
+  try {
+    return { library: await libraryVersion(db.conn), ...(await readCatalog(db.conn)) };
+  } finally {
+    db.close();
+  }
+}
+
+async function scan(file: string): Promise<ScanResult & InspectResult> {
+  const started = Date.now();
+  let db = await openDuckdb(file);
+  try {
+    const library = await libraryVersion(db.conn);
+    const { catalog, nullPrimaryKeys } = await readCatalog(db.conn);
+    const scanned = await scanAll(file, db, catalog, (done, total) => progress('scan', done, total));
+    db = scanned.db;
+    return { library, catalog, nullPrimaryKeys, tables: scanned.tables, durationMs: Date.now() - started };
+  } finally {
+    db.close();
+  }
+}
+
+/** Copies a file while reporting how far the copy got, by polling the destination size. */
+async function copyWithProgress(src: string, dest: string, total: number): Promise<void> {
+  const timer = setInterval(() => {
+    fs.stat(dest, (err, st) => { if (!err) progress('copy', st.size, total); });
+  }, 200);
+  try {
+    await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+  } finally {
+    clearInterval(timer);
+  }
+  progress('copy', total, total);
+}
+
+/**
+ * Holds DuckDB's shared lock (a READ_ONLY open) for the whole copy of the file
+ * and its WAL, so no writer can change either mid-copy, and records the
+ * catalog and row counts as they were at copy time.
+ */
+async function snapshot(file: string, dest: string, destWal: string): Promise<SnapshotResult> {
+  const db = await openDuckdb(file);
+  try {
+    const library = await libraryVersion(db.conn);
+    const { catalog, nullPrimaryKeys } = await readCatalog(db.conn);
+    const started = Date.now();
+    const size = fs.statSync(file).size;
+    const wal = `${file}.wal`;
+    const walSize = fs.existsSync(wal) ? fs.statSync(wal).size : 0;
+    await copyWithProgress(file, dest, size + walSize);
+    if (walSize > 0) await fs.promises.copyFile(wal, destWal, fs.constants.COPYFILE_EXCL);
+    return { library, catalog, nullPrimaryKeys, walCopied: walSize > 0, bytes: size + walSize, copyMs: Date.now() - started };
+  } finally {
+    db.close();
+  }
+}
+
+/** Opens a private copy read-write and checkpoints it, folding its WAL into the one file. */
+async function checkpoint(file: string): Promise<{ ok: true }> {
+  const db = await openDuckdb(file, true);
+  try {
+    await db.conn.run('CHECKPOINT');
+  } finally {
+    db.close();
+  }
+  return { ok: true };
+}
+
+async function handle(req: WorkerRequest): Promise<unknown> {
+  switch (req.action) {
+    case 'inspect': return inspect(req.file);
+    case 'scan':
+    case 'validate': return scan(req.file);
+    case 'snapshot': return snapshot(req.file, req.dest, req.destWal);
+    case 'checkpoint': return checkpoint(req.file);
+    case 'execute': {
+      const db = await openDuckdb(req.file, true);
+      try { await db.conn.run(req.sql); await db.conn.run('CHECKPOINT'); return { ok: true }; } finally { db.close(); }
+    }
+    case 'version': {
+      const db = await openDuckdb(':memory:', true);
+      try { return { library: await libraryVersion(db.conn) }; } finally { db.close(); }
+    }
+  }
+}
+
+process.once('message', (req: WorkerRequest) => {
+  handle(req)
+    .then((result) => send({ type: 'result', result }))
+    .catch((err) => send({ type: 'failure', failure: classifyDuckdbError(err) }))
+    .finally(() => process.exit(0));
+});

@@ -1,0 +1,19 @@
+import type { Config } from '../config/load';
+import { selectTargets } from '../config/targets';
+import { checkDatabase, type CheckOptions, type TargetCheck } from './check';
+import { requiredObjects } from './required';
+
+/**
+ * Checks each selected target in turn with its required tables and sequences
+ * (config first, else the newest valid backup's manifest). Throws UsageError
+ * for an unknown selector; damage comes back as findings.
+ */
+export async function checkTargets(config: Config, selector: string | undefined, opts: Omit<CheckOptions, 'requiredTables' | 'requiredSequences'> & { env?: NodeJS.ProcessEnv } = {}): Promise<TargetCheck[]> {
+  const names = selectTargets(config, selector, (opts.env ?? process.env).ENVIRONMENT);
+  const out: TargetCheck[] = [];
+  for (const name of names) {
+    const required = requiredObjects(config, name);
+    out.push(await checkDatabase(name, config.targets[name]!.path, { ...opts, requiredTables: required.tables, requiredSequences: required.sequences }));
+  }
+  return out;
+}

@@ -1,0 +1,143 @@
+import * as fs from 'node:fs';
+import type { Finding, TableCount } from '../core/types';
+import { runWorker, WorkerFailed } from '../engines/duckdb/client';
+import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
+import { readFileHeader } from '../engines/duckdb/header';
+import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
+import { scrubBlocks } from '../engines/duckdb/scrub';
+import type { ProgressFn } from './progress';
+
+export interface CheckOptions {
+  /** Skip the full read and the block scrub. */
+  quick?: boolean;
+  /** Tables that must exist ("name" or "schema.name"). */
+  requiredTables?: string[];
+  /** Sequences that must exist ("name" or "schema.name"). */
+  requiredSequences?: string[];
+  onProgress?: ProgressFn;
+}
+
+export interface TableStatus extends TableCount {
+  status: 'ok' | 'unreadable' | 'null-primary-key' | 'missing';
+}
+
+export interface TargetCheck {
+  target: string;
+  path: string;
+  ok: boolean;
+  findings: Finding[];
+  tables: TableStatus[];
+  /** Set when another process holds the file read-write; nothing could be checked. */
+  busy?: { pid?: number; exe?: string; message: string };
+  storageVersion?: number;
+  library?: string;
+  bytes?: number;
+  durationMs: number;
+}
+
+const displayName = (schema: string, name: string) => (schema === 'main' ? name : `${schema}.${name}`);
+const matches = (wanted: string, schema: string, name: string) => wanted === name || wanted === `${schema}.${name}`;
+
+function failureFinding(file: string, target: string, f: WorkerFailure, walPresent: boolean): Finding {
+  if (f.kind === 'wal' || (walPresent && /WAL/i.test(f.message))) {
+    return { severity: 'error', code: 'wal-replay-failed', message: `${file}.wal cannot be replayed into ${file}: ${f.message}`, hint: `dbguard repair ${target} (moves the WAL to quarantine; a foreign or stale WAL must not be replayed)` };
+  }
+  if (f.kind === 'crash') return { severity: 'error', code: 'engine-crash', message: `${file}: ${f.message}`, hint: `dbguard repair ${target}` };
+  return { severity: 'error', code: 'open-failed', message: `DuckDB cannot open ${file}: ${f.message}`, hint: `dbguard repair ${target}` };
+}
+
+/**
+ * Checks one database file: existence, header, open, catalog, required tables
+ * and sequences, NULL primary keys, row counts and — unless `quick` — a full
+ * read of every column of every table and a checksum scrub of every block,
+ * run side by side. Never modifies the file (every open is READ_ONLY, in a
+ * child process). Damage is returned as findings; a lock held by another
+ * process is returned as `busy`. Does not throw for a bad file.
+ */
+export async function checkDatabase(target: string, file: string, opts: CheckOptions = {}): Promise<TargetCheck> {
+  const started = Date.now();
+  const result: TargetCheck = { target, path: file, ok: false, findings: [], tables: [], durationMs: 0 };
+  const done = () => {
+    result.ok = !result.busy && !result.findings.some((f) => f.severity === 'error');
+    result.durationMs = Date.now() - started;
+    return result;
+  };
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    result.findings.push({ severity: 'error', code: 'missing', message: `database file ${file} does not exist`, hint: `dbguard restore ${target} to put the newest valid backup in place, or fix targets.${target}.path` });
+    return done();
+  }
+  if (!stat.isFile()) {
+    result.findings.push({ severity: 'error', code: 'not-a-file', message: `${file} is not a regular file`, hint: `point targets.${target}.path at the database file` });
+    return done();
+  }
+  result.bytes = stat.size;
+  let header;
+  try {
+    header = readFileHeader(file);
+  } catch (e) {
+    result.findings.push({ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, hint: 'give the user running dbguard read access to the file' });
+    return done();
+  }
+  result.storageVersion = header.storageVersion;
+  result.library = header.library;
+  const hf = headerFindings(file, header, target);
+  result.findings.push(...hf.findings);
+  if (hf.stop) return done();
+
+  const walPresent = fs.existsSync(`${file}.wal`);
+  const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });
+  const scanning = opts.quick
+    ? runWorker<InspectResult>({ action: 'inspect', file })
+    : runWorker<InspectResult & ScanResult>({ action: 'scan', file }, { onProgress: progress });
+  const scrubbing = opts.quick ? undefined : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize));
+
+  let inspected: InspectResult & Partial<ScanResult>;
+  try {
+    inspected = await scanning;
+  } catch (e) {
+    await scrubbing?.catch(() => undefined);
+    const f = e instanceof WorkerFailed ? e.failure : { kind: 'other' as const, message: String(e) };
+    if (f.kind === 'lock') {
+      result.busy = { pid: f.pid, exe: f.exe, message: f.message };
+      return done();
+    }
+    result.findings.push(failureFinding(file, target, f, walPresent));
+    if (scrubbing) result.findings.push(...scrubFindings(file, await scrubbing, target));
+    return done();
+  }
+
+  if (walPresent) {
+    result.findings.push({ severity: 'warning', code: 'wal-pending', message: `${file}.wal is present: the last writer did not shut down cleanly. DuckDB replays it at the next open; this is normal`, hint: `nothing to do; dbguard backup ${target} includes it` });
+  }
+  const scans = new Map((inspected.tables ?? []).map((t) => [`${t.schema}.${t.name}`, t]));
+  for (const t of inspected.catalog.tables) {
+    const scan = scans.get(`${t.schema}.${t.name}`);
+    const nullPk = inspected.nullPrimaryKeys.find((n) => n.schema === t.schema && n.table === t.name);
+    let status: TableStatus['status'] = 'ok';
+    if (scan?.error) {
+      status = 'unreadable';
+      result.findings.push({ severity: 'error', code: 'table-unreadable', message: `table ${displayName(t.schema, t.name)} cannot be read in full: ${scan.error.message}`, hint: `dbguard repair ${target} (salvages the readable rows, or restores the newest valid backup)` });
+    } else if (nullPk) {
+      status = 'null-primary-key';
+      result.findings.push({ severity: 'error', code: 'null-primary-key', message: `table ${displayName(t.schema, t.name)} has ${nullPk.rows} row(s) with a NULL primary key (${t.primaryKey.join(', ')})`, hint: `dbguard restore ${target}, or fix those rows in the application` });
+    }
+    result.tables.push({ schema: t.schema, name: t.name, rows: scan?.rows ?? t.rows, status });
+  }
+  for (const wanted of opts.requiredTables ?? []) {
+    if (!inspected.catalog.tables.some((t) => matches(wanted, t.schema, t.name))) {
+      const [schema, name] = wanted.includes('.') ? wanted.split('.', 2) : ['main', wanted];
+      result.tables.push({ schema: schema!, name: name!, rows: 0, status: 'missing' });
+      result.findings.push({ severity: 'error', code: 'missing-table', message: `required table ${wanted} is missing from ${file}`, hint: `dbguard restore ${target} (the newest valid backup has it)` });
+    }
+  }
+  for (const wanted of opts.requiredSequences ?? []) {
+    if (!inspected.catalog.sequences.some((s) => matches(wanted, s.schema, s.name))) {
+      result.findings.push({ severity: 'error', code: 'missing-sequence', message: `sequence ${wanted} is missing from ${file}`, hint: `dbguard restore ${target}` });
+    }
+  }
+  if (scrubbing) result.findings.push(...scrubFindings(file, await scrubbing, target));
+  return done();
+}

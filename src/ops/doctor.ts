@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfig, type Config, type LoadOptions } from '../config/load';
+import { errorMessage } from '../core/errors';
+import { runWorker } from '../engines/duckdb/client';
+
+export interface DoctorItem {
+  check: string;
+  ok: boolean;
+  /** A warning does not fail the doctor. */
+  severity: 'error' | 'warning' | 'ok';
+  detail: string;
+  fix: string;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  items: DoctorItem[];
+}
+
+/** The nearest existing folder at or above `p` (where a missing folder would be created). */
+function existingAncestor(p: string): string {
+  let cur = path.resolve(p);
+  while (!fs.existsSync(cur)) {
+    const up = path.dirname(cur);
+    if (up === cur) break;
+    cur = up;
+  }
+  return cur;
+}
+
+const canWrite = (p: string) => { try { fs.accessSync(p, fs.constants.W_OK); return true; } catch { return false; } };
+const canRead = (p: string) => { try { fs.accessSync(p, fs.constants.R_OK); return true; } catch { return false; } };
+
+/**
+ * Start-up validation of the whole setup: Node version, that the DuckDB
+ * binding loads, the config, each database path, the backup folder and its
+ * free space (at least 2 × the largest database). Read-only: creates nothing.
+ */
+export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
+  const items: DoctorItem[] = [];
+  const add = (check: string, ok: boolean, detail: string, fix = '', warning = false) =>
+    items.push({ check, ok: ok || warning, severity: ok ? 'ok' : warning ? 'warning' : 'error', detail, fix: ok ? '' : fix });
+
+  const major = Number(process.versions.node.split('.')[0]);
+  add('node', major >= 20, `Node.js ${process.versions.node}`, 'install Node.js 20 or newer');
+  try {
+    const { library } = await runWorker<{ library: string }>({ action: 'version' });
+    add('duckdb', true, `@duckdb/node-api loads, DuckDB ${library}`);
+  } catch (err) {
+    add('duckdb', false, `the DuckDB binding does not load: ${errorMessage(err)}`, 'run `npm ci` again on this machine (the binding ships per platform)');
+  }
+  let config: Config;
+  try {
+    config = loadConfig(opts);
+    add('config', true, config.file ? `${config.file} is valid` : 'no config file; using the embedded defaults');
+  } catch (err) {
+    add('config', false, errorMessage(err), (err as { hint?: string }).hint ?? 'fix the config');
+    return { ok: false, items };
+  }
+
+  let largest = 0;
+  for (const t of Object.values(config.targets)) {
+    const dir = path.dirname(t.path);
+    if (!fs.existsSync(t.path)) add(`${t.name} database`, false, `${t.path} does not exist`, `create it, fix targets.${t.name}.path, or run dbguard restore ${t.name}`);
+    else if (!canRead(t.path)) add(`${t.name} database`, false, `${t.path} is not readable`, `give the user running dbguard read access to ${t.path}`);
+    else {
+      const size = fs.statSync(t.path).size;
+      largest = Math.max(largest, size);
+      add(`${t.name} database`, true, `${t.path} is readable (${size} bytes)`);
+    }
+    const dirOk = fs.existsSync(dir) && canWrite(dir);
+    add(`${t.name} folder`, dirOk, dirOk ? `${dir} is writable` : `${dir} is ${fs.existsSync(dir) ? 'not writable' : 'missing'}`, `create ${dir} and make it writable: DuckDB writes its .wal there, and restore places files there`);
+  }
+
+  const backupBase = existingAncestor(config.backupDir);
+  const backupOk = canWrite(backupBase);
+  add('backup folder', backupOk, `${config.backupDir}${backupBase === config.backupDir ? '' : ` (to be created in ${backupBase})`} is ${backupOk ? 'writable' : 'not writable'}`, `make ${backupBase} writable by the user running dbguard, or set backupDir elsewhere`);
+  try {
+    const s = fs.statfsSync(backupBase);
+    const free = Number(s.bavail) * Number(s.bsize);
+    const need = 2 * largest;
+    add('disk space', free >= need, `${free} bytes free in ${backupBase}; ${need} needed (2 × the largest database)`, 'free space on that disk or point backupDir to a larger one');
+  } catch (err) {
+    add('disk space', false, `cannot measure free space of ${backupBase}: ${errorMessage(err)}`, 'check that the backup folder is on a mounted disk', true);
+  }
+  return { ok: items.every((i) => i.ok), items };
+}

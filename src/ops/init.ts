@@ -1,0 +1,46 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CONFIG_FILE_NAME, DEFAULT_CONFIG } from '../config/defaults';
+import { ConfigError, storageErrorFrom } from '../core/errors';
+import { runWorker } from '../engines/duckdb/client';
+import { demoSql } from './demo-data';
+import { writeFileAtomic } from '../storage/atomic';
+
+export interface InitResult {
+  configFile: string;
+  configWritten: boolean;
+  databases: { target: string; path: string; created: boolean }[];
+}
+
+/**
+ * Writes a config file with the embedded defaults (atomically; refuses to
+ * overwrite unless `force`) and, with `demo`, creates the sample databases
+ * that do not exist yet. Never replaces an existing database.
+ */
+export async function init(opts: { file?: string; cwd: string; force?: boolean; demo?: boolean }): Promise<InitResult> {
+  const configFile = path.resolve(opts.cwd, opts.file ?? CONFIG_FILE_NAME);
+  const exists = fs.existsSync(configFile);
+  if (exists && !opts.force && !opts.demo) {
+    throw new ConfigError(`${configFile} already exists`, 'use --force to overwrite it, or edit it by hand', [], 'config-exists');
+  }
+  const result: InitResult = { configFile, configWritten: false, databases: [] };
+  if (!exists || opts.force) {
+    try {
+      writeFileAtomic(configFile, `${JSON.stringify(DEFAULT_CONFIG, null, 2)}\n`, 0o644);
+    } catch (err) {
+      throw storageErrorFrom(err, configFile, 'writing') ?? err;
+    }
+    result.configWritten = true;
+  }
+  if (opts.demo) {
+    const base = path.dirname(configFile);
+    for (const [target, t] of Object.entries(DEFAULT_CONFIG.targets)) {
+      const db = path.resolve(base, t.path);
+      if (fs.existsSync(db)) { result.databases.push({ target, path: db, created: false }); continue; }
+      fs.mkdirSync(path.dirname(db), { recursive: true });
+      await runWorker({ action: 'execute', file: db, sql: demoSql(target, target === 'production' ? 2 : 1) });
+      result.databases.push({ target, path: db, created: true });
+    }
+  }
+  return result;
+}

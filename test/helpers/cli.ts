@@ -1,0 +1,44 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+export const CLI = path.resolve(__dirname, '../../dist/cli/main.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON when it is JSON, else undefined. */
+  json: any;
+}
+
+/** Environment for CLI runs: no colour, no inherited DBGUARD_* or ENVIRONMENT settings. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DBGUARD_') && k !== 'ENVIRONMENT') env[k] = v;
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+const parse = (s: string) => { try { return JSON.parse(s); } catch { return undefined; } };
+
+/** Runs the built CLI synchronously in `cwd`. */
+export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string>; input?: string; timeout?: number }): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), input: opts.input, encoding: 'utf8', timeout: opts.timeout ?? 120000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
+}
+
+/** Runs the built CLI asynchronously (for concurrency tests). */
+export function runCliAsync(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr, json: parse(stdout) }));
+  });
+}
+
+/** True when the text contains something that looks like a JavaScript stack trace. */
+export function hasStackTrace(text: string): boolean {
+  return /\n\s+at .+\(.+:\d+:\d+\)|\n\s+at .+:\d+:\d+/.test(text);
+}
