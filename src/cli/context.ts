@@ -26,10 +26,12 @@ export interface CliContext {
   err: Colors;
   config(): Config;
   log(): Logger;
+  /** Aborted on the first SIGINT/SIGTERM, so a long run can clean up and exit 130. */
+  signal: AbortSignal;
 }
 
 /** Builds the context; the config and the logger are created on first use. */
-export function createContext(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): CliContext {
+export function createContext(opts: GlobalOptions, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): CliContext {
   let config: Config | undefined;
   let logger: Logger | undefined;
   const human = !opts.json && !opts.quiet;
@@ -37,6 +39,7 @@ export function createContext(opts: GlobalOptions, env: NodeJS.ProcessEnv = proc
     opts,
     env,
     cwd,
+    signal,
     print: (text) => { if (human) process.stdout.write(`${text}\n`); },
     printJson: (doc) => process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`),
     note: (text) => { if (human) process.stderr.write(`${text}\n`); },

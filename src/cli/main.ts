@@ -31,10 +31,17 @@ async function main(argv: string[]): Promise<number> {
   let ctx: CliContext | undefined;
   const wantsJson = argv.includes('--json');
   const dispatch: Dispatch = async (load, args) => {
-    ctx = createContext(program.opts<GlobalOptions>());
-    const onSignal = () => { process.exitCode = ExitCode.interrupted; };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const controller = new AbortController();
+    // First signal: abort, let the command remove its temporary files and exit 130.
+    // Second signal: leave now; leftovers are recognisable and removed by the next run.
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(ExitCode.interrupted);
+      process.stderr.write('dbguard: interrupted, cleaning up (signal again to force)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    ctx = createContext(program.opts<GlobalOptions>(), controller.signal);
     exitCode = await (load().run as (c: CliContext, ...a: unknown[]) => Promise<number>)(ctx, ...args);
   };
   const program = buildProgram(dispatch);

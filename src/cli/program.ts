@@ -33,6 +33,35 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--quick', 'skip the full read and the block scrub')
     .action((targets, opts) => dispatch(() => require('./commands/check'), [targets, opts]));
 
+  cmd('backup', 'consistent, validated, timestamped backup, then rotation')
+    .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
+    .option('--keep <n>', 'keep the newest N valid backups (default: config keep, 30)')
+    .option('--wait <duration>', 'wait this long (e.g. 30s, 5m) for a busy database or a running dbguard instead of exiting 5')
+    .option('--allow-damaged', 'store a copy of a damaged database with status invalid (never restored or counted)')
+    .action((targets, opts) => dispatch(() => require('./commands/backup'), [targets, opts]));
+
+  cmd('list', 'the backups of each target, newest first')
+    .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
+    .action((targets) => dispatch(() => require('./commands/list'), [targets]));
+
+  cmd('verify', 're-verify stored backups: checksum, open, full read, row counts')
+    .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
+    .option('--latest', 'the newest valid backup of each target (default)')
+    .option('--all', 'every backup')
+    .option('--id <id>', 'one backup, e.g. production_data_20240115_020000')
+    .option('--wait <duration>', 'wait for a running dbguard on the same target')
+    .action((targets, opts) => dispatch(() => require('./commands/verify'), [targets, opts]));
+
+  cmd('prune', 'apply the retention policy')
+    .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
+    .option('--keep <n>', 'keep the newest N valid backups')
+    .option('--keep-daily <n>', 'also keep the newest backup of each of the last N days with backups')
+    .option('--keep-weekly <n>', 'also keep the newest backup of each of the last N weeks with backups')
+    .option('--keep-monthly <n>', 'also keep the newest backup of each of the last N months with backups')
+    .option('--dry-run', 'show what would be removed and why, remove nothing')
+    .option('--wait <duration>', 'wait for a running dbguard on the same target')
+    .action((targets, opts) => dispatch(() => require('./commands/prune'), [targets, opts]));
+
   cmd('doctor', 'validate the whole setup: config, paths, permissions, disk space, engine')
     .action(() => dispatch(() => require('./commands/doctor'), []));
 

@@ -100,6 +100,10 @@ async function handle(req: WorkerRequest): Promise<unknown> {
   }
 }
 
+// If the caller dies (even by SIGKILL) the IPC channel closes: stop at once so no
+// lock on a source database outlives the run that took it.
+process.on('disconnect', () => process.exit(1));
+
 process.once('message', (req: WorkerRequest) => {
   handle(req)
     .then((result) => send({ type: 'result', result }))

@@ -1,0 +1,65 @@
+import * as path from 'node:path';
+import { selectTargets } from '../../config/targets';
+import { DbguardError, InterruptedError } from '../../core/errors';
+import { ExitCode } from '../../core/exit-codes';
+import { backupTarget, type BackupResult } from '../../ops/backup';
+import type { CliContext } from '../context';
+import { formatBytes, formatCount, formatDuration } from '../format';
+import { intOption, waitOption } from '../parse';
+import { progressBar } from '../progress-bar';
+
+interface Failure { target: string; code: string; exitCode: number; message: string; hint: string }
+
+/** `dbguard backup <targets>`: each target in turn; exit code of the first target that failed. */
+export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; wait?: string; allowDamaged?: boolean }): Promise<number> {
+  const keep = intOption('--keep', opts.keep, 1);
+  const waitMs = waitOption(opts.wait);
+  const config = ctx.config();
+  const targets = selectTargets(config, selector, ctx.env.ENVIRONMENT);
+  const log = ctx.log();
+  const results: BackupResult[] = [];
+  const failures: Failure[] = [];
+  for (const target of targets) {
+    const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
+    try {
+      log.info({ target }, 'backup started');
+      const r = await backupTarget(config, target, { keep, waitMs, allowDamaged: opts.allowDamaged, signal: ctx.signal, onProgress: bar.onProgress, log });
+      bar.stop();
+      results.push(r);
+      log.info({ target, id: r.id, bytes: r.bytes, durationMs: r.durationMs, removed: r.removed, status: r.status }, 'backup finished');
+      if (!ctx.opts.json) printResult(ctx, r);
+    } catch (err) {
+      bar.stop();
+      if (!(err instanceof DbguardError)) throw err;
+      failures.push({ target, code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint });
+      log.error({ target, code: err.code, message: err.message }, 'backup failed');
+      if (!ctx.opts.json) {
+        process.stderr.write(`dbguard: error: ${err.message}\n  hint: ${err.hint}\n`);
+      }
+      if (err instanceof InterruptedError) break;
+    }
+  }
+  if (ctx.opts.json) {
+    ctx.printJson({
+      ok: failures.length === 0 && results.every((r) => r.status === 'valid'),
+      backups: results.map((r) => ({
+        target: r.target, id: r.id, file: r.file, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
+        status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
+      })),
+      errors: failures,
+    });
+  }
+  if (failures.length) return failures[0]!.exitCode;
+  return results.some((r) => r.status !== 'valid') ? ExitCode.integrity : ExitCode.ok;
+}
+
+function printResult(ctx: CliContext, r: BackupResult) {
+  const c = ctx.out;
+  const mbs = r.bytes / 1024 / 1024 / Math.max(0.001, ((r.phases.copy ?? 0) + (r.phases.checkpoint ?? 0)) / 1000);
+  const status = r.status === 'valid' ? c.green('valid') : c.red('INVALID (stored with --allow-damaged; never restored or counted)');
+  ctx.print(`${c.bold(r.target)}  ${path.relative(ctx.cwd, r.file) || r.file}  ${status}`);
+  ctx.print(`  ${formatBytes(r.bytes)}, ${r.tables.length} tables, ${formatCount(r.rows)} rows, ${formatDuration(r.durationMs)} (copy ${formatDuration(r.phases.copy ?? 0)} at ${mbs.toFixed(0)} MB/s, validation ${formatDuration(r.phases.validate ?? 0)})`);
+  if (r.cleaned.length) ctx.print(`  cleaned up ${r.cleaned.length} temporary file(s) of an interrupted run`);
+  if (r.removed.length) ctx.print(`  rotation removed ${r.removed.length}: ${r.removed.join(', ')}`);
+  for (const p of r.problems) ctx.print(`  ${c.red('problem')} ${p}`);
+}

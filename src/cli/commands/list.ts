@@ -1,0 +1,32 @@
+import { listBackups } from '../../ops/list';
+import type { CliContext } from '../context';
+import { formatAge, formatBytes, formatCount, table } from '../format';
+import { format } from 'date-fns';
+
+/** `dbguard list <targets>`: backups newest first with status; totals per target. */
+export async function run(ctx: CliContext, selector: string | undefined): Promise<number> {
+  const { targets, backups } = listBackups(ctx.config(), selector, ctx.env);
+  if (ctx.opts.json) {
+    ctx.printJson({ backups });
+    return 0;
+  }
+  const c = ctx.out;
+  const now = new Date();
+  for (const target of targets) {
+    const mine = backups.filter((b) => b.target === target);
+    ctx.print(c.bold(target));
+    if (!mine.length) {
+      ctx.print(`  no backups yet; take one with dbguard backup ${target}\n`);
+      continue;
+    }
+    const paint = (s: string) => (s === 'valid' ? c.green(s) : c.red(s));
+    const rows = mine.map((b) => {
+      const at = new Date(b.createdAt);
+      return [b.id, `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status)];
+    });
+    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS'], rows, [2, 3, 4]).replace(/^/gm, '  '));
+    const valid = mine.filter((b) => b.status === 'valid').length;
+    ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+import { BusyError } from './errors';
+
+/** Parses "30s", "5m", "1h", "500ms" or a bare number of seconds into milliseconds; undefined when invalid. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 's').toLowerCase();
+  return Math.round(n * ({ ms: 1, s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[unit]!);
+}
+
+/** Delay before retry `attempt` (1-based): base × factor^(attempt-1), capped. */
+export function backoffDelay(attempt: number, base: number, factor: number, max: number): number {
+  return Math.min(max, base * factor ** (attempt - 1));
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+/**
+ * Runs `fn`, retrying while it throws BusyError, with exponential backoff
+ * (250 ms doubling, at most 10 s apart) until `waitMs` has passed; then
+ * rethrows the last BusyError. With waitMs 0 it runs once.
+ */
+export async function retryWhileBusy<T>(fn: () => Promise<T> | T, waitMs: number, signal?: AbortSignal): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const left = deadline - Date.now();
+      if (!(err instanceof BusyError) || left <= 0 || signal?.aborted) throw err;
+      await sleep(Math.min(left, backoffDelay(attempt, 250, 2, 10000)), signal);
+      if (signal?.aborted) throw err;
+    }
+  }
+}

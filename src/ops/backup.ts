@@ -1,0 +1,226 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { Config } from '../config/load';
+import { BusyError, DbguardError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { retryWhileBusy } from '../core/retry';
+import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
+import { runWorker, WorkerFailed } from '../engines/duckdb/client';
+import type { InspectResult, ScanResult, SnapshotResult } from '../engines/duckdb/protocol';
+import { fsyncDir } from '../storage/atomic';
+import { sha256File } from '../storage/hash';
+import { acquireLock, type LockInfo } from '../storage/lock';
+import { writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
+import { newBackupId } from '../storage/naming';
+import { BackupRepository } from '../storage/repository';
+import { readFileHeader } from '../engines/duckdb/header';
+import { checkDatabase } from './check';
+import { applyRetention } from './prune';
+import { compareWithSource } from './compare';
+import type { ProgressFn } from './progress';
+import { dbguardVersion } from './version';
+
+export interface BackupOptions {
+  /** Overrides config `keep` for this run's rotation. */
+  keep?: number;
+  /** Store a copy of a damaged source with status `invalid` instead of refusing. */
+  allowDamaged?: boolean;
+  /** How long to wait for a busy database or target lock (ms); 0 fails at once with exit 5. */
+  waitMs?: number;
+  clock?: Clock;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+  log?: Logger;
+}
+
+export interface BackupResult {
+  target: string;
+  id: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  status: 'valid' | 'invalid';
+  problems: string[];
+  rows: number;
+  tables: { schema: string; name: string; rows: number }[];
+  durationMs: number;
+  phases: Record<string, number>;
+  /** Ids of older backups removed by rotation. */
+  removed: string[];
+  /** Temporary files of an earlier, killed run that were cleaned up. */
+  cleaned: string[];
+  walIncluded: boolean;
+  lockTakenOverFrom?: LockInfo;
+}
+
+/** Free space needed for a copy of `bytes`: the copy plus 10% and 16 MiB of headroom. */
+export const spaceNeeded = (bytes: number) => Math.ceil(bytes * 1.1) + 16 * 1024 * 1024;
+
+function workerError(err: unknown, target: string, file: string): Error {
+  if (!(err instanceof WorkerFailed)) return err as Error;
+  const f = err.failure;
+  if (f.kind === 'lock') {
+    return new BusyError(`${file} is in use by PID ${f.pid ?? '?'} (${f.exe ?? 'another program'}), which holds it read-write`, `stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy`, f.pid);
+  }
+  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`);
+}
+
+function freeBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+function fsyncFile(file: string, mode: number): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+    fs.fchmodSync(fd, mode);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Backs up one target: lock, clean leftovers, quick check of the source,
+ * free-space check, consistent copy under DuckDB's shared lock, checkpoint
+ * into one file, validation in a separate process (full read, row counts and
+ * schema against the source at copy time, sha256), atomic publication
+ * (fsync, rename, mode 0600, then the manifest), then rotation.
+ *
+ * Crash-atomic: until the rename, only `.<id>.tmp*` files exist and any
+ * failure or interruption removes them; rotation runs only after a valid
+ * backup is published, so a failed run deletes nothing. The source is only
+ * ever opened READ_ONLY. Throws IntegrityError (4), BusyError (5),
+ * StorageError (6) or InterruptedError (130).
+ */
+export async function backupTarget(config: Config, target: string, opts: BackupOptions = {}): Promise<BackupResult> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? silentLogger;
+  const started = Date.now();
+  const source = config.targets[target]!.path;
+  const repo = new BackupRepository(config.backupDir);
+  const waitMs = opts.waitMs ?? 0;
+  const phases: Record<string, number> = {};
+  const timed = async <T>(phase: string, fn: () => Promise<T> | T): Promise<T> => {
+    if (opts.signal?.aborted) throw new InterruptedError(`backup of ${target} interrupted`);
+    const t0 = Date.now();
+    try { return await fn(); } finally { phases[phase] = Date.now() - t0; }
+  };
+  const progress = (phase: string, done: number, total: number) => opts.onProgress?.({ target, phase, done, total });
+
+  repo.ensureDir();
+  const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal);
+  if (lock.tookOverFrom) log.warn({ target, stale: lock.tookOverFrom }, 'took over a stale lock of a dead process');
+  let tmp: string | undefined;
+  try {
+    const cleaned = repo.leftovers(target);
+    for (const f of cleaned) fs.rmSync(f, { force: true });
+    if (cleaned.length) log.warn({ target, cleaned }, 'removed temporary files of an earlier, interrupted run');
+
+    await timed('preflight', async () => {
+      const check = await retryWhileBusy(async () => {
+        const r = await checkDatabase(target, source, { quick: true });
+        if (r.busy) throw new BusyError(`${source} is in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'another program'}), which holds it read-write`, 'stop that process, or retry with --wait 5m', r.busy.pid);
+        return r;
+      }, waitMs, opts.signal);
+      const damage = check.findings.filter((f) => f.severity === 'error');
+      if (damage.length && !opts.allowDamaged) {
+        throw new IntegrityError(
+          `${target}: refusing to back up a damaged database: ${damage[0]!.message}${damage.length > 1 ? ` (and ${damage.length - 1} more finding(s))` : ''}`,
+          `run dbguard check ${target} for details and dbguard repair ${target}; backing up damage would rotate good backups away (--allow-damaged stores the copy as invalid)`,
+          'source-damaged',
+        );
+      }
+      const walBytes = fs.existsSync(`${source}.wal`) ? fs.statSync(`${source}.wal`).size : 0;
+      const need = spaceNeeded(fs.statSync(source).size + walBytes * 2);
+      const free = freeBytes(repo.dir);
+      if (free < need) {
+        throw new StorageError(`not enough free space in ${repo.dir}: ${free} bytes free, ${need} needed (database and WAL ${fs.statSync(source).size + walBytes} bytes plus headroom)`, 'free space on that disk, lower keep, or point backupDir to a larger disk', 'disk-full');
+      }
+    });
+
+    const createdAt = clock.now();
+    const id = newBackupId(target, createdAt, (x) => repo.taken(x));
+    tmp = repo.tempOf(id);
+    const tmpFile = tmp;
+    const snap = await timed('copy', () =>
+      retryWhileBusy(
+        () => runWorker<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, { signal: opts.signal, onProgress: progress }).catch((e) => {
+          fs.rmSync(tmpFile, { force: true });
+          fs.rmSync(`${tmpFile}.wal`, { force: true });
+          throw workerError(e, target, source);
+        }),
+        waitMs,
+        opts.signal,
+      ),
+    );
+    await timed('checkpoint', () => runWorker({ action: 'checkpoint', file: tmpFile }, { signal: opts.signal }).catch((e) => { throw workerError(e, target, source); }));
+    if (fs.existsSync(`${tmpFile}.wal`)) {
+      throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
+    }
+
+    const [validated, sha256] = await timed('validate', () =>
+      Promise.all([
+        runWorker<InspectResult & ScanResult>({ action: 'validate', file: tmpFile }, { signal: opts.signal, onProgress: progress }).catch((e) => { throw workerError(e, target, tmpFile); }),
+        sha256File(tmpFile, opts.signal),
+      ]),
+    );
+    const problems = compareWithSource(snap.catalog, validated.catalog, validated.tables);
+    if (problems.length && !opts.allowDamaged) {
+      throw new IntegrityError(`${target}: the copy failed validation: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, `run dbguard check ${target}; nothing was published and no backup was removed`, 'validation-failed');
+    }
+    const status = problems.length ? 'invalid' : 'valid';
+
+    const file = repo.fileOf(id);
+    const bytes = fs.statSync(tmpFile).size;
+    await timed('publish', () => {
+      if (opts.signal?.aborted) throw new InterruptedError(`backup of ${target} interrupted`);
+      fsyncFile(tmpFile, 0o600);
+      if (fs.existsSync(file)) throw new StorageError(`${file} appeared while the backup ran`, 'another process writes to the backup folder; run again');
+      fs.renameSync(tmpFile, file);
+      tmp = undefined;
+      fsyncDir(repo.dir);
+      const scans = new Map(validated.tables.map((t) => [`${t.schema}.${t.name}`, t]));
+      const manifest: Manifest = {
+        format: MANIFEST_FORMAT,
+        id,
+        target,
+        source,
+        createdAt: createdAt.toISOString(),
+        bytes,
+        sha256,
+        engine: { name: 'duckdb', library: validated.library, storageVersion: readStorageVersion(file) },
+        tables: snap.catalog.tables.map((t) => ({ ...t, fingerprint: scans.get(`${t.schema}.${t.name}`)?.fingerprint })),
+        sequences: snap.catalog.sequences,
+        views: snap.catalog.views,
+        indexes: snap.catalog.indexes,
+        validation: { status, checkedAt: new Date().toISOString(), durationMs: phases.validate ?? 0, ...(problems.length ? { problems } : {}) },
+        phases: { ...phases },
+        walIncluded: snap.walCopied,
+        host: os.hostname(),
+        dbguardVersion: dbguardVersion(),
+      };
+      writeManifest(file, manifest);
+    });
+
+    const removed = status === 'valid' ? applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now()).removed : [];
+    const tables = snap.catalog.tables.map(({ schema, name, rows }) => ({ schema, name, rows }));
+    return {
+      target, id, file, bytes, sha256, status, problems, tables,
+      rows: tables.reduce((n, t) => n + t.rows, 0),
+      durationMs: Date.now() - started,
+      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom,
+    };
+  } catch (err) {
+    if (tmp) {
+      fs.rmSync(tmp, { force: true });
+      fs.rmSync(`${tmp}.wal`, { force: true });
+    }
+    if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`);
+    if (err instanceof DbguardError) throw err;
+    throw storageErrorFrom(err, repo.dir, 'writing a backup in') ?? err;
+  } finally {
+    lock.release();
+  }
+}
+
+const readStorageVersion = (file: string) => readFileHeader(file).storageVersion ?? null;

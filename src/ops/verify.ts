@@ -1,0 +1,107 @@
+import type { Config } from '../config/load';
+import { selectTargets } from '../config/targets';
+import { UsageError } from '../core/errors';
+import { retryWhileBusy } from '../core/retry';
+import type { Finding } from '../core/types';
+import { runWorker, WorkerFailed } from '../engines/duckdb/client';
+import { readFileHeader } from '../engines/duckdb/header';
+import type { InspectResult, ScanResult } from '../engines/duckdb/protocol';
+import { sha256File } from '../storage/hash';
+import { acquireLock } from '../storage/lock';
+import { writeManifest } from '../storage/manifest';
+import { BackupRepository, type BackupEntry } from '../storage/repository';
+import type { ProgressFn } from './progress';
+
+export interface VerifyResult {
+  target: string;
+  id: string;
+  file: string;
+  ok: boolean;
+  findings: Finding[];
+  durationMs: number;
+}
+
+export type Which = { latest: true } | { all: true } | { id: string };
+
+const error = (code: string, message: string, hint: string): Finding => ({ severity: 'error', code, message, hint });
+
+/**
+ * Re-verifies one stored backup: manifest present and valid, size and sha256
+ * as recorded, DuckDB header, a full read in a separate process, and row
+ * counts and content fingerprints equal to the manifest's. On success records
+ * `verifiedAt` in the manifest (atomic rewrite); never modifies the backup.
+ */
+export async function verifyBackup(entry: BackupEntry, opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {}): Promise<VerifyResult> {
+  const started = Date.now();
+  const findings: Finding[] = [];
+  const hint = `dbguard restore ${entry.target} picks a verified backup; delete or move ${entry.file} if it stays broken`;
+  const done = () => ({ target: entry.target, id: entry.id, file: entry.file, ok: findings.length === 0, findings, durationMs: Date.now() - started });
+  const m = entry.manifest;
+  if (!m) {
+    findings.push(error('no-manifest', `${entry.id} has no valid manifest (${entry.file}.json): it is an incomplete backup and can never be restored`, `take a new backup with dbguard backup ${entry.target}`));
+    return done();
+  }
+  if (m.validation.status !== 'valid') {
+    findings.push(error('stored-invalid', `${entry.id} was stored as invalid: ${(m.validation.problems ?? []).join('; ') || 'validation failed'}`, hint));
+  }
+  if (entry.bytes !== m.bytes) findings.push(error('size-mismatch', `${entry.id} is ${entry.bytes} bytes, its manifest says ${m.bytes}`, hint));
+  const sha = await sha256File(entry.file, opts.signal);
+  if (sha !== m.sha256) {
+    findings.push(error('checksum-mismatch', `${entry.id}: sha256 ${sha.slice(0, 12)}… differs from the manifest's ${m.sha256.slice(0, 12)}…: the file changed after it was written`, hint));
+  }
+  if (readFileHeader(entry.file).kind !== 'duckdb') {
+    findings.push(error('not-duckdb', `${entry.file} is no longer a DuckDB file`, hint));
+    return done();
+  }
+  try {
+    const scan = await runWorker<InspectResult & ScanResult>({ action: 'validate', file: entry.file }, {
+      signal: opts.signal,
+      onProgress: (phase, d, total) => opts.onProgress?.({ target: entry.target, phase, done: d, total }),
+    });
+    const scans = new Map(scan.tables.map((t) => [`${t.schema}.${t.name}`, t]));
+    for (const t of m.tables) {
+      const s = scans.get(`${t.schema}.${t.name}`);
+      const name = `${t.schema}.${t.name}`;
+      if (!s) findings.push(error('table-missing', `${entry.id}: table ${name} from the manifest is missing`, hint));
+      else if (s.error) findings.push(error('table-unreadable', `${entry.id}: table ${name} cannot be read: ${s.error.message}`, hint));
+      else if (s.rows !== t.rows) findings.push(error('rows-differ', `${entry.id}: table ${name} has ${s.rows} rows, the manifest says ${t.rows}`, hint));
+      else if (t.fingerprint && s.fingerprint !== t.fingerprint) findings.push(error('content-differs', `${entry.id}: the content of table ${name} differs from what was validated at backup time`, hint));
+    }
+  } catch (err) {
+    const message = err instanceof WorkerFailed ? err.failure.message : String(err);
+    findings.push(error('unreadable', `${entry.id}: DuckDB cannot open or read ${entry.file}: ${message}`, hint));
+  }
+  if (findings.length === 0) writeManifest(entry.file, { ...m, verifiedAt: new Date().toISOString() });
+  return done();
+}
+
+/**
+ * `verify`: re-verifies the selected backups of each target (`latest`: the
+ * newest valid one, `all`, or one `id`) under the target's run lock. A target
+ * without any backup to verify yields a `no-backups` failure.
+ */
+export async function verifyTargets(config: Config, selector: string | undefined, which: Which, opts: { signal?: AbortSignal; onProgress?: ProgressFn; waitMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<VerifyResult[]> {
+  const names = selectTargets(config, selector, (opts.env ?? process.env).ENVIRONMENT);
+  const repo = new BackupRepository(config.backupDir);
+  const results: VerifyResult[] = [];
+  if ('id' in which) {
+    const entry = repo.list().find((e) => e.id === which.id && names.includes(e.target));
+    if (!entry) throw new UsageError(`no backup with id ${which.id} for ${names.join(', ')}`, `list them with dbguard list ${selector ?? ''}`.trim(), 'unknown-backup');
+  }
+  for (const target of names) {
+    const entries = repo.list(target);
+    const chosen = 'all' in which ? entries : 'id' in which ? entries.filter((e) => e.id === which.id) : entries.filter((e) => e.status === 'valid').slice(0, 1);
+    if ('id' in which && chosen.length === 0) continue;
+    if (chosen.length === 0) {
+      results.push({ target, id: '', file: '', ok: false, durationMs: 0, findings: [error('no-backups', `${target} has no ${'all' in which ? '' : 'valid '}backup in ${repo.dir}`, `take one with dbguard backup ${target}`)] });
+      continue;
+    }
+    const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'verify'), opts.waitMs ?? 0, opts.signal);
+    try {
+      for (const entry of chosen) results.push(await verifyBackup(entry, opts));
+    } finally {
+      lock.release();
+    }
+  }
+  return results;
+}

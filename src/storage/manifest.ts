@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import type { TableInfo } from '../core/types';
+import { writeFileAtomic } from './atomic';
+
+export const MANIFEST_FORMAT = 'dbguard-backup/1';
+
+export interface ManifestTable extends TableInfo {
+  /** Per-column content fingerprint from the validation read. */
+  fingerprint?: string;
+}
+
+/** The proof that a backup is valid (DESIGN.md §2), stored as `<backup>.duckdb.json`. */
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  id: string;
+  target: string;
+  source: string;
+  createdAt: string;
+  bytes: number;
+  sha256: string;
+  engine: { name: 'duckdb'; library: string; storageVersion: number | null };
+  tables: ManifestTable[];
+  sequences: { schema: string; name: string }[];
+  views: { schema: string; name: string }[];
+  indexes: { schema: string; table: string; name: string }[];
+  validation: { status: 'valid' | 'invalid'; checkedAt: string; durationMs: number; problems?: string[] };
+  phases?: Record<string, number>;
+  walIncluded?: boolean;
+  host?: string;
+  dbguardVersion?: string;
+  verifiedAt?: string;
+}
+
+export const manifestPath = (backupFile: string) => `${backupFile}.json`;
+
+/** Reads a manifest; undefined when missing, unreadable, not JSON or not of our format. */
+export function readManifest(backupFile: string): Manifest | undefined {
+  try {
+    const value = JSON.parse(fs.readFileSync(manifestPath(backupFile), 'utf8')) as Manifest;
+    if (value?.format !== MANIFEST_FORMAT || typeof value.id !== 'string' || !value.validation) return undefined;
+    return value;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a manifest atomically (temp, fsync, rename, fsync of the folder), mode 0600. */
+export function writeManifest(backupFile: string, manifest: Manifest): void {
+  writeFileAtomic(manifestPath(backupFile), `${JSON.stringify(manifest, null, 2)}\n`, 0o600);
+}

@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'date-fns';
+import { storageErrorFrom, StorageError } from '../core/errors';
+import { manifestPath, readManifest, type Manifest } from './manifest';
+import { newestFirst, parseBackupName, type ParsedName } from './naming';
+
+export type BackupStatus = 'valid' | 'invalid' | 'incomplete';
+
+export interface BackupEntry {
+  id: string;
+  target: string;
+  file: string;
+  name: ParsedName;
+  manifest?: Manifest;
+  status: BackupStatus;
+  createdAt: Date;
+  bytes: number;
+}
+
+/** Marks the temporary files of an unfinished backup: `.<id>.tmp`, `.<id>.tmp.wal`. */
+export const TEMP_SUFFIX = '.tmp';
+
+/**
+ * The backup folder of one configuration: naming, listing, temporary files.
+ * Only files that match the backup naming pattern are ever listed or removed.
+ */
+export class BackupRepository {
+  constructor(readonly dir: string) {}
+
+  /** Creates the folder (mode 0700) if needed. Throws StorageError (exit 6) when it cannot. */
+  ensureDir(): void {
+    try {
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      if ((fs.statSync(this.dir).mode & 0o777) !== 0o700) fs.chmodSync(this.dir, 0o700);
+      fs.accessSync(this.dir, fs.constants.W_OK);
+    } catch (err) {
+      throw storageErrorFrom(err, this.dir, 'creating the backup folder') ??
+        new StorageError(`backup folder ${this.dir} cannot be created or written: ${(err as Error).message}`, 'fix backupDir in the config or the folder permissions');
+    }
+  }
+
+  fileOf(id: string): string {
+    return path.join(this.dir, `${id}.duckdb`);
+  }
+
+  tempOf(id: string): string {
+    return path.join(this.dir, `.${id}${TEMP_SUFFIX}`);
+  }
+
+  /** True when a backup, its manifest or a temporary file already uses this id. */
+  taken(id: string): boolean {
+    return fs.existsSync(this.fileOf(id)) || fs.existsSync(manifestPath(this.fileOf(id))) || fs.existsSync(this.tempOf(id));
+  }
+
+  /** Backups of `target` (or of every target), newest first, with their status. Read-only. */
+  list(target?: string): BackupEntry[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw storageErrorFrom(err, this.dir, 'listing') ?? err;
+    }
+    const entries: BackupEntry[] = [];
+    for (const fileName of names) {
+      const name = parseBackupName(fileName);
+      if (!name || (target && name.target !== target)) continue;
+      const file = path.join(this.dir, fileName);
+      let bytes: number;
+      try {
+        const st = fs.statSync(file);
+        if (!st.isFile()) continue;
+        bytes = st.size;
+      } catch {
+        continue;
+      }
+      const manifest = readManifest(file);
+      let status: BackupStatus = 'incomplete';
+      if (manifest && manifest.id === name.id && manifest.target === name.target) {
+        status = manifest.validation.status === 'valid' && manifest.bytes === bytes ? 'valid' : 'invalid';
+      }
+      const createdAt = manifest?.createdAt ? new Date(manifest.createdAt) : parse(name.stamp, 'yyyyMMdd_HHmmss', new Date());
+      entries.push({ id: name.id, target: name.target, file, name, manifest: status === 'incomplete' ? undefined : manifest, status, createdAt, bytes });
+    }
+    return entries.sort((a, b) => newestFirst(a.name, b.name));
+  }
+
+  /** Newest backup of `target` whose manifest says valid, if any. */
+  newestValid(target: string): BackupEntry | undefined {
+    return this.list(target).find((e) => e.status === 'valid');
+  }
+
+  /** Temporary files a killed run of `target` left behind. */
+  leftovers(target: string): string[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    const prefix = `.${target}_data_`;
+    return names.filter((n) => n.startsWith(prefix) && n.includes(TEMP_SUFFIX)).map((n) => path.join(this.dir, n));
+  }
+
+  /** Removes a backup: the data file first, then its manifest (a lone manifest is ignored by list). */
+  remove(entry: BackupEntry): void {
+    fs.rmSync(entry.file, { force: true });
+    fs.rmSync(manifestPath(entry.file), { force: true });
+  }
+}
