@@ -9,6 +9,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   logFile?: string;
   yes?: boolean;
+  /** Set by commands that log every step to stderr (guard, daemon). */
+  stderrLevel?: 'info' | 'warn';
 }
 
 /** What every command receives: output channels, the lazily loaded config and logger. */
@@ -28,10 +30,12 @@ export interface CliContext {
   log(): Logger;
   /** Aborted on the first SIGINT/SIGTERM, so a long run can clean up and exit 130. */
   signal: AbortSignal;
+  /** Stops dbguard's own SIGINT/SIGTERM handling (guard hands signals to its service instead). */
+  releaseSignals(): void;
 }
 
 /** Builds the context; the config and the logger are created on first use. */
-export function createContext(opts: GlobalOptions, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): CliContext {
+export function createContext(opts: GlobalOptions, signal: AbortSignal, releaseSignals: () => void = () => {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): CliContext {
   let config: Config | undefined;
   let logger: Logger | undefined;
   const human = !opts.json && !opts.quiet;
@@ -40,6 +44,7 @@ export function createContext(opts: GlobalOptions, signal: AbortSignal, env: Nod
     env,
     cwd,
     signal,
+    releaseSignals,
     print: (text) => { if (human) process.stdout.write(`${text}\n`); },
     printJson: (doc) => process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`),
     note: (text) => { if (human) process.stderr.write(`${text}\n`); },
@@ -52,7 +57,7 @@ export function createContext(opts: GlobalOptions, signal: AbortSignal, env: Nod
     },
     log() {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      if (!logger) logger = (require('./logger') as typeof import('./logger')).createLogger({ logFile: opts.logFile, verbose: opts.verbose, quiet: opts.quiet || opts.json });
+      if (!logger) logger = (require('./logger') as typeof import('./logger')).createLogger({ logFile: opts.logFile, verbose: opts.verbose, quiet: opts.quiet || opts.json, stderrLevel: opts.stderrLevel });
       return logger;
     },
   };

@@ -6,6 +6,8 @@ export interface LoggerOptions {
   logFile?: string;
   verbose?: boolean;
   quiet?: boolean;
+  /** Level on stderr when neither --verbose nor --quiet is given (default warn). */
+  stderrLevel?: 'info' | 'warn';
 }
 
 /** Keys whose values never reach a log line. */
@@ -20,7 +22,7 @@ export const REDACT = ['password', 'pass', 'token', 'secret', '*.password', '*.p
 export function createLogger(opts: LoggerOptions): Logger {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pino = require('pino') as typeof import('pino');
-  const stderrLevel = opts.quiet ? 'silent' : opts.verbose ? 'debug' : 'warn';
+  const stderrLevel = opts.quiet ? 'silent' : opts.verbose ? 'debug' : (opts.stderrLevel ?? 'warn');
   const streams: import('pino').StreamEntry[] = [];
   if (stderrLevel !== 'silent') {
     if (process.stderr.isTTY) {

@@ -41,7 +41,8 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    ctx = createContext(program.opts<GlobalOptions>(), controller.signal);
+    const releaseSignals = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); };
+    ctx = createContext(program.opts<GlobalOptions>(), controller.signal, releaseSignals);
     exitCode = await (load().run as (c: CliContext, ...a: unknown[]) => Promise<number>)(ctx, ...args);
   };
   const program = buildProgram(dispatch);

@@ -62,6 +62,36 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--wait <duration>', 'wait for a running dbguard on the same target')
     .action((targets, opts) => dispatch(() => require('./commands/prune'), [targets, opts]));
 
+  cmd('restore', 'put a verified backup in place (the current file moves to pre-restore/)')
+    .argument('[target]', 'one target (default: $ENVIRONMENT)')
+    .option('--from <id>', 'a backup id, or latest (default)')
+    .option('--at <time>', 'the newest valid backup created at or before this time, e.g. "2024-01-15 02:00"')
+    .option('--to <path>', 'restore into this file instead; the target is left alone')
+    .option('--dry-run', 'say what would happen, change nothing')
+    .option('--wait <duration>', 'wait for a running dbguard on the same target')
+    .action((target, opts) => dispatch(() => require('./commands/restore'), [target, opts]));
+
+  cmd('repair', 'recover a damaged database (the damaged file moves to quarantine/)')
+    .argument('[target]', 'one target (default: $ENVIRONMENT)')
+    .option('--strategy <name>', 'auto (default), salvage, restore or recreate')
+    .option('--dry-run', 'say what would happen, change nothing')
+    .option('--wait <duration>', 'wait for a running dbguard on the same target')
+    .action((target, opts) => dispatch(() => require('./commands/repair'), [target, opts]));
+
+  cmd('pre-update', 'deploy hook: check, back up healthy targets, repair damaged ones, re-check')
+    .argument('[targets]', 'default: both')
+    .option('--wait <duration>', 'wait for a busy database or a running dbguard')
+    .action((targets, opts) => dispatch(() => require('./commands/pre-update'), [targets, opts]));
+
+  cmd('guard', 'check and recover, then run CMD with signals forwarded; exit with its code')
+    .usage('<targets> [options] -- CMD [ARGS...]')
+    .argument('<targets>', 'production, staging, both, all, or a comma list')
+    .argument('[command...]', 'the service command, after --')
+    .option('--wait-for <host:port>', 'wait until this TCP service accepts connections (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--wait-timeout <duration>', 'how long to wait for --wait-for services', '120s')
+    .option('--start-anyway', 'start the command even if recovery failed')
+    .action((targets, command, opts) => dispatch(() => require('./commands/guard'), [targets, command, opts]));
+
   cmd('doctor', 'validate the whole setup: config, paths, permissions, disk space, engine')
     .action(() => dispatch(() => require('./commands/doctor'), []));
 

@@ -23,6 +23,8 @@ export interface Manifest {
   sequences: { schema: string; name: string }[];
   views: { schema: string; name: string }[];
   indexes: { schema: string; table: string; name: string }[];
+  /** CREATE statements (schemas, sequences at copy time, tables in foreign-key order, views, indexes). */
+  ddl?: string[];
   validation: { status: 'valid' | 'invalid'; checkedAt: string; durationMs: number; problems?: string[] };
   phases?: Record<string, number>;
   walIncluded?: boolean;

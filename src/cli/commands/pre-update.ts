@@ -1,0 +1,41 @@
+import { ExitCode } from '../../core/exit-codes';
+import { preUpdate } from '../../ops/pre-update';
+import type { CliContext } from '../context';
+import { table } from '../format';
+import { waitOption } from '../parse';
+import { progressBar } from '../progress-bar';
+
+/** `dbguard pre-update [targets]` (default both): exit 0 when every target ends healthy with a fresh backup, else 4 (5 when only busy). */
+export async function run(ctx: CliContext, selector: string | undefined, opts: { wait?: string }): Promise<number> {
+  const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
+  let results;
+  try {
+    results = await preUpdate(ctx.config(), selector, { waitMs: waitOption(opts.wait), signal: ctx.signal, onProgress: bar.onProgress, log: ctx.log(), env: ctx.env });
+  } finally {
+    bar.stop();
+  }
+  const ok = results.every((r) => r.ok);
+  if (ctx.opts.json) {
+    ctx.printJson({ ok, targets: results });
+  } else {
+    const c = ctx.out;
+    const rows = results.map((r) => [
+      r.target,
+      r.healthyBefore ? 'healthy' : c.red('damaged'),
+      r.repair ? `${r.repair.strategy}${r.repair.details.restoredFrom ? ` from ${r.repair.details.restoredFrom}` : ''}` : '-',
+      r.backup ? r.backup.id : '-',
+      r.ok ? c.green('ok') : c.red('FAILED'),
+    ]);
+    ctx.print(table(['TARGET', 'BEFORE', 'REPAIR', 'BACKUP', 'RESULT'], rows));
+    for (const r of results) {
+      if (r.error) ctx.print(`${r.target}: ${c.red('error')} ${r.error.message}\n  → ${r.error.hint}`);
+      if (r.repair?.quarantine) ctx.print(`${r.target}: the damaged file is in ${r.repair.quarantine}`);
+      for (const n of r.repair?.details.notes ?? []) ctx.print(`${r.target}: ${n}`);
+    }
+    ctx.print(ok ? c.green('\npre-update: all targets healthy and backed up; safe to deploy') : c.red('\npre-update: NOT safe to deploy (see above)'));
+  }
+  if (ok) return ExitCode.ok;
+  const interrupted = results.find((r) => r.error?.exitCode === ExitCode.interrupted);
+  if (interrupted) return ExitCode.interrupted;
+  return results.every((r) => r.ok || r.error?.exitCode === ExitCode.busy) ? ExitCode.busy : ExitCode.integrity;
+}
