@@ -193,6 +193,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         sequences: snap.catalog.sequences,
         views: snap.catalog.views,
         indexes: snap.catalog.indexes,
+        ddl: snap.ddl,
         validation: { status, checkedAt: new Date().toISOString(), durationMs: phases.validate ?? 0, ...(problems.length ? { problems } : {}) },
         phases: { ...phases },
         walIncluded: snap.walCopied,

@@ -8,6 +8,9 @@ export type WorkerRequest =
   | { action: 'snapshot'; file: string; dest: string; destWal: string }
   | { action: 'checkpoint'; file: string }
   | { action: 'execute'; file: string; sql: string }
+  | { action: 'salvage'; file: string; dest: string }
+  | { action: 'ddl'; file: string }
+  | { action: 'probe'; file: string }
   | { action: 'version' };
 
 /** How a DuckDB failure is classified, so callers can pick the exit code and hint. */
@@ -48,6 +51,8 @@ export interface ScanResult {
 }
 
 export interface SnapshotResult extends InspectResult {
+  /** The schema as SQL at copy time, so `repair --strategy recreate` can rebuild it. */
+  ddl: string[];
   walCopied: boolean;
   bytes: number;
   copyMs: number;

@@ -6,9 +6,13 @@
 import * as fs from 'node:fs';
 import { readCatalog, libraryVersion } from './catalog';
 import { classifyDuckdbError } from './classify';
-import { openDuckdb } from './open';
+import { openDuckdb, queryRows, type OpenDb } from './open';
 import type { InspectResult, ScanResult, SnapshotResult, WorkerMessage, WorkerRequest } from './protocol';
 import { scanAll } from './scan';
+import { salvage } from './salvage';
+import { ddlStatements, readDdl } from './ddl';
+
+const currentDatabase = async (db: OpenDb) => String((await queryRows(db.conn, 'SELECT current_database() AS d'))[0]!.d);
 
 const send = (msg: WorkerMessage) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
 const progress = (phase: string, done: number, total: number) => void process.send!({ type: 'progress', phase, done, total } satisfies WorkerMessage);
@@ -59,13 +63,14 @@ async function snapshot(file: string, dest: string, destWal: string): Promise<Sn
   try {
     const library = await libraryVersion(db.conn);
     const { catalog, nullPrimaryKeys } = await readCatalog(db.conn);
+    const ddl = ddlStatements(await readDdl(db.conn, await currentDatabase(db)));
     const started = Date.now();
     const size = fs.statSync(file).size;
     const wal = `${file}.wal`;
     const walSize = fs.existsSync(wal) ? fs.statSync(wal).size : 0;
     await copyWithProgress(file, dest, size + walSize);
     if (walSize > 0) await fs.promises.copyFile(wal, destWal, fs.constants.COPYFILE_EXCL);
-    return { library, catalog, nullPrimaryKeys, walCopied: walSize > 0, bytes: size + walSize, copyMs: Date.now() - started };
+    return { library, catalog, nullPrimaryKeys, ddl, walCopied: walSize > 0, bytes: size + walSize, copyMs: Date.now() - started };
   } finally {
     db.close();
   }
@@ -92,6 +97,16 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'execute': {
       const db = await openDuckdb(req.file, true);
       try { await db.conn.run(req.sql); await db.conn.run('CHECKPOINT'); return { ok: true }; } finally { db.close(); }
+    }
+    case 'salvage': return salvage(req.file, req.dest, (done, total) => progress('salvage', done, total));
+    case 'ddl': {
+      const db = await openDuckdb(req.file);
+      try { return await readDdl(db.conn, await currentDatabase(db)); } finally { db.close(); }
+    }
+    case 'probe': {
+      const db = await openDuckdb(req.file);
+      db.close();
+      return { ok: true };
     }
     case 'version': {
       const db = await openDuckdb(':memory:', true);
