@@ -92,6 +92,9 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--start-anyway', 'start the command even if recovery failed')
     .action((targets, command, opts) => dispatch(() => require('./commands/guard'), [targets, command, opts]));
 
+  cmd('daemon', 'scheduled backups and checks, HTTP health endpoints, alerts')
+    .action(() => dispatch(() => require('./commands/daemon'), []));
+
   cmd('doctor', 'validate the whole setup: config, paths, permissions, disk space, engine')
     .action(() => dispatch(() => require('./commands/doctor'), []));
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validateCron } from '../core/schedule';
 
 /** A whole number ≥ min with an operator-readable message. */
 const whole = (min: number, what = 'a whole number') =>
@@ -6,7 +7,13 @@ const whole = (min: number, what = 'a whole number') =>
 
 const nonEmpty = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
 
-const cronText = nonEmpty('a cron expression such as "0 2 * * *"');
+const cronText = nonEmpty('a cron expression such as "0 2 * * *"').superRefine((expr, ctx) => {
+  try {
+    validateCron(expr);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `must be a cron expression such as "0 2 * * *" (5 fields, or 6 with seconds): ${(err as Error).message}` });
+  }
+});
 
 /** Target names become file names and environment variable names, so keep them simple. */
 export const TARGET_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -51,7 +58,10 @@ export const configSchema = z.strictObject({
   schedule: z.strictObject({
     backup: cronText,
     check: cronText,
-    timezone: nonEmpty('"local" or an IANA time zone such as "Europe/Berlin"'),
+    timezone: nonEmpty('"local" or an IANA time zone such as "Europe/Berlin"').refine((tz) => {
+      if (tz === 'local') return true;
+      try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true; } catch { return false; }
+    }, { error: 'must be "local" or an IANA time zone such as "Europe/Berlin"' }),
   }, { error: 'must be an object with backup, check and timezone' }),
   retry: z.strictObject({
     attempts: whole(1),
@@ -69,6 +79,8 @@ export const configSchema = z.strictObject({
     email: emailSchema.nullable().default(null),
     ping: z.strictObject({ success: z.url({ error: 'must be a URL' }).optional(), failure: z.url({ error: 'must be a URL' }).optional() }).optional(),
   }, { error: 'must be an object' }),
+  /** Daemon: repair a target (strategy auto) when a scheduled check finds damage. */
+  autoRepair: z.boolean({ error: 'must be true or false' }).default(false),
   concurrency: whole(1).default(1),
   shutdownTimeoutMs: whole(0).default(60000),
 });

@@ -1,0 +1,35 @@
+import { Daemon } from '../../daemon/daemon';
+import { ExitCode } from '../../core/exit-codes';
+import type { CliContext } from '../context';
+
+/**
+ * `dbguard daemon`: runs until SIGTERM/SIGINT, then stops gracefully and exits 0;
+ * a second signal exits at once (130) — temporary files of a cancelled run are
+ * recognisable and removed by the next run, nothing half-published is left.
+ */
+export async function run(ctx: CliContext): Promise<number> {
+  ctx.opts.stderrLevel = 'info';
+  const log = ctx.log();
+  const config = ctx.config();
+  ctx.releaseSignals();
+  const daemon = new Daemon(config, { log, env: ctx.env });
+  let stopping: Promise<{ cancelled: boolean }> | undefined;
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal: sig }, 'second signal: exiting now');
+        process.exit(ExitCode.interrupted);
+      }
+      log.info({ signal: sig }, 'stopping: no new runs; a running one may finish');
+      stopping = daemon.stop();
+      stopping.then(() => resolve(), () => resolve());
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await daemon.start();
+  const a = daemon.address();
+  ctx.note(`dbguard daemon running: http://${a?.address}:${a?.port}/health — Ctrl-C to stop`);
+  await stopped;
+  return ExitCode.ok;
+}

@@ -1,0 +1,109 @@
+import * as os from 'node:os';
+import type { Config } from '../config/load';
+import type { Logger } from '../core/types';
+import { silentLogger } from '../core/types';
+
+export type AlertEvent = 'failure' | 'damage' | 'repair' | 'recovery';
+
+export interface Alert {
+  target: string;
+  event: AlertEvent;
+  kind: 'backup' | 'check';
+  message: string;
+  time: string;
+  host: string;
+}
+
+const DELIVERY_ATTEMPTS = 3;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withRetries(what: string, log: Logger, fn: () => Promise<void>, baseMs: number): Promise<boolean> {
+  for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS; attempt++) {
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      log.warn({ channel: what, attempt, error: (err as Error).message }, 'alert delivery failed');
+      if (attempt < DELIVERY_ATTEMPTS) await sleep(baseMs * 2 ** (attempt - 1));
+    }
+  }
+  log.error({ channel: what }, 'alert not delivered after retries');
+  return false;
+}
+
+async function httpRequest(url: string, init: RequestInit): Promise<void> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10000) });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  await res.arrayBuffer();
+}
+
+/**
+ * Delivers alerts by webhook (JSON or Slack text), email (nodemailer; the
+ * password only from DBGUARD_SMTP_PASSWORD) and healthchecks-style ping URLs.
+ * Never blocks or throws into a run: deliveries run in the background, are
+ * retried 3 times with backoff, and failures are only logged. `flush()` waits
+ * for deliveries in flight (used at shutdown and in tests).
+ */
+export class Alerter {
+  private pending = new Set<Promise<unknown>>();
+  private transport: import('nodemailer').Transporter | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger = silentLogger,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly retryBaseMs = 1000,
+  ) {}
+
+  private track(p: Promise<unknown>) {
+    const q = p.catch(() => undefined).finally(() => this.pending.delete(q));
+    this.pending.add(q);
+  }
+
+  /** Sends an alert on every configured channel, in the background. */
+  notify(target: string, event: AlertEvent, kind: Alert['kind'], message: string): void {
+    const alert: Alert = { target, event, kind, message, time: new Date().toISOString(), host: os.hostname() };
+    this.log.warn({ alert: { target, event, kind, message } }, 'alert');
+    const { webhook, email } = this.config.alerts;
+    if (webhook) {
+      const body = webhook.format === 'slack'
+        ? { text: `*dbguard ${event}* on ${alert.host}: \`${target}\` ${kind}: ${message} (${alert.time})` }
+        : alert;
+      this.track(withRetries('webhook', this.log, () => httpRequest(webhook.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }), this.retryBaseMs));
+    }
+    if (email) this.track(withRetries('email', this.log, () => this.sendMail(alert), this.retryBaseMs));
+  }
+
+  /** GETs the success or failure ping URL after a run, in the background. */
+  ping(ok: boolean): void {
+    const url = ok ? this.config.alerts.ping?.success : this.config.alerts.ping?.failure;
+    if (url) this.track(withRetries(`ping ${ok ? 'success' : 'failure'}`, this.log, () => httpRequest(url, { method: 'GET' }), this.retryBaseMs));
+  }
+
+  private async sendMail(a: Alert): Promise<void> {
+    const email = this.config.alerts.email!;
+    if (!this.transport) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const nodemailer = require('nodemailer') as typeof import('nodemailer');
+      const pass = this.env.DBGUARD_SMTP_PASSWORD;
+      this.transport = nodemailer.createTransport({
+        host: email.host,
+        port: email.port,
+        secure: email.secure,
+        auth: email.user ? { user: email.user, pass } : undefined,
+        tls: { rejectUnauthorized: this.env.DBGUARD_SMTP_INSECURE_TLS !== '1' },
+      });
+    }
+    await this.transport.sendMail({
+      from: email.from,
+      to: email.to,
+      subject: `[dbguard] ${a.event}: ${a.target} ${a.kind} on ${a.host}`,
+      text: `${a.message}\n\ntarget: ${a.target}\nevent: ${a.event}\nkind: ${a.kind}\nhost: ${a.host}\ntime: ${a.time}\n`,
+    });
+  }
+
+  /** Waits (at most `timeoutMs`) for deliveries still in flight. */
+  async flush(timeoutMs = 30000): Promise<void> {
+    await Promise.race([Promise.all([...this.pending]), sleep(timeoutMs)]);
+  }
+}

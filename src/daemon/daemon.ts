@@ -1,0 +1,272 @@
+import type * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Cron } from 'croner';
+import type { Config } from '../config/load';
+import { BusyError, ConfigError, DbguardError, IntegrityError } from '../core/errors';
+import { Schedule, tzOption } from '../core/schedule';
+import { silentLogger, type Logger } from '../core/types';
+import { backupTarget } from '../ops/backup';
+import { checkDatabase } from '../ops/check';
+import { repair } from '../ops/repair';
+import { requiredObjects } from '../ops/required';
+import { BackupRepository } from '../storage/repository';
+import { Alerter } from './alerts';
+import { JobHistory, summarize, type JobKind, type JobRecord } from './history';
+import { isLoopback, startHttpServer } from './http';
+import { DaemonMetrics } from './metrics';
+import { JobRunner, type JobOutcome } from './runner';
+
+export interface DaemonOptions {
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Base delay of alert delivery retries (tests shorten it). */
+  alertRetryMs?: number;
+}
+
+/** The effective backup and check schedules of a target (per-target override, else global). */
+export function schedulesOf(config: Config, target: string): Record<JobKind, Schedule> {
+  const t = config.targets[target]!;
+  return {
+    backup: new Schedule(t.schedule?.backup ?? config.schedule.backup, config.schedule.timezone),
+    check: new Schedule(t.schedule?.check ?? config.schedule.check, config.schedule.timezone),
+  };
+}
+
+/** An error that carries what the run found, so the history records it with the failure. */
+const withOutcome = <E extends Error>(err: E, outcome: JobOutcome) => Object.assign(err, { outcome });
+
+/**
+ * The long-running scheduler: backups and checks per target on their cron
+ * schedules, a catch-up backup at start for a missed run, retries with
+ * backoff, a persistent job history, alerts, and HTTP health endpoints.
+ * `stop()` stops scheduling, lets a running job finish up to the shutdown
+ * timeout, then cancels it cleanly (temporary files removed, lock released).
+ */
+export class Daemon {
+  readonly history: JobHistory;
+  readonly metrics = new DaemonMetrics();
+  readonly alerter: Alerter;
+  private readonly runner: JobRunner;
+  private readonly repo: BackupRepository;
+  private readonly log: Logger;
+  private readonly schedules = new Map<string, Record<JobKind, Schedule>>();
+  private crons: Cron[] = [];
+  private server?: http.Server;
+  private ready = false;
+  private stopping = false;
+  private readonly startedAt = Date.now();
+  private runs = 0;
+  private failures = 0;
+  private readonly lastCheck = new Map<string, { ok: boolean; at: string; findings: string[] }>();
+  private readonly failing = new Set<string>();
+
+  constructor(private readonly config: Config, private readonly opts: DaemonOptions = {}) {
+    this.log = opts.log ?? silentLogger;
+    this.repo = new BackupRepository(config.backupDir);
+    this.history = new JobHistory(config.backupDir);
+    this.alerter = new Alerter(config, this.log, opts.env ?? process.env, opts.alertRetryMs ?? 1000);
+    this.runner = new JobRunner(this.history, config.retry, config.concurrency, this.log, (rec, err) => this.finished(rec, err));
+  }
+
+  private get token(): string | undefined {
+    return (this.opts.env ?? process.env).DBGUARD_HTTP_TOKEN || this.config.http.token || undefined;
+  }
+
+  /** Arms the schedules, starts the HTTP endpoints and queues catch-up backups. Throws ConfigError for an open, token-less bind. */
+  async start(): Promise<void> {
+    const { host, port } = this.config.http;
+    if (!isLoopback(host) && !this.token) {
+      throw new ConfigError(`http.host is ${host}, which is not a loopback address, and no token is set`, 'set DBGUARD_HTTP_TOKEN (or http.token) so the endpoints require a bearer token, or bind to 127.0.0.1');
+    }
+    this.repo.ensureDir();
+    // Restore what the previous daemon knew: last check results and which runs were failing.
+    const runs = this.history.latestRuns();
+    for (const target of Object.keys(this.config.targets)) {
+      const s = summarize(runs, target);
+      if (s.lastCheck?.healthy !== undefined) this.lastCheck.set(target, { ok: s.lastCheck.healthy, at: s.lastCheck.endedAt ?? s.lastCheck.at, findings: s.lastCheck.findings ?? [] });
+      for (const kind of ['backup', 'check'] as const) {
+        const last = runs.find((r) => r.target === target && r.kind === kind && ['succeeded', 'failed'].includes(r.state));
+        if (last?.state === 'failed') this.failing.add(`${target}:${kind}`);
+      }
+    }
+    this.server = await startHttpServer(host, port, this.token, {
+      ready: () => this.ready && !this.stopping,
+      health: () => this.health(),
+      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+    }, this.log);
+    for (const target of Object.keys(this.config.targets)) {
+      const sched = schedulesOf(this.config, target);
+      this.schedules.set(target, sched);
+      for (const kind of ['backup', 'check'] as const) {
+        this.crons.push(new Cron(sched[kind].expr, { timezone: tzOption(this.config.schedule.timezone), protect: true }, () => { void this.trigger(target, kind, 'schedule'); }));
+      }
+      this.refreshBackupMetrics(target);
+      const last = this.lastCheck.get(target);
+      if (last) this.metrics.healthy.set({ target }, last.ok ? 1 : 0);
+    }
+    this.ready = true;
+    this.log.info({ targets: Object.keys(this.config.targets) }, 'daemon started; schedules armed');
+    this.catchUp();
+  }
+
+  /** Backs up, once, every target whose newest valid backup predates its last scheduled run. */
+  private catchUp(): void {
+    const now = new Date();
+    for (const [target, sched] of this.schedules) {
+      const due = sched.backup.previous(now);
+      const newest = this.repo.newestValid(target);
+      if (!newest || (due && newest.createdAt.getTime() < due.getTime())) {
+        this.log.info({ target, newest: newest?.id ?? null, missedRun: due?.toISOString() ?? null }, 'catch-up: a scheduled backup was missed');
+        void this.trigger(target, 'backup', 'catch-up');
+      }
+    }
+  }
+
+  /** Queues a run now (skipped if the same run is still queued or running). */
+  trigger(target: string, kind: JobKind, reason: string): Promise<JobRecord | undefined> {
+    if (this.stopping) return Promise.resolve(undefined);
+    return this.runner.submit(target, kind, reason, (signal) => (kind === 'backup' ? this.backupJob(target, signal) : this.checkJob(target, signal)));
+  }
+
+  private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
+    try {
+      const r = await backupTarget(this.config, target, { signal, log: this.log });
+      return { backupId: r.id };
+    } catch (err) {
+      if (!(err instanceof IntegrityError) || signal.aborted) throw err;
+      this.alerter.notify(target, 'damage', 'backup', err.message);
+      if (!this.config.autoRepair || !(await this.autoRepair(target, signal))) throw err;
+      const r = await backupTarget(this.config, target, { signal, log: this.log });
+      return { backupId: r.id };
+    }
+  }
+
+  private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
+    const required = requiredObjects(this.config, target);
+    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences });
+    if (c.busy) throw new BusyError(`${c.path} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'})`, 'the check is retried with backoff', c.busy.pid);
+    const findings = c.findings.map((f) => f.code);
+    this.lastCheck.set(target, { ok: c.ok, at: new Date().toISOString(), findings });
+    this.metrics.healthy.set({ target }, c.ok ? 1 : 0);
+    if (c.ok) return { healthy: true, findings };
+    const message = c.findings.filter((f) => f.severity === 'error').map((f) => f.message).join('; ');
+    this.alerter.notify(target, 'damage', 'check', message);
+    if (this.config.autoRepair && !signal.aborted && (await this.autoRepair(target, signal))) {
+      const again = await checkDatabase(target, this.config.targets[target]!.path, { quick: true });
+      this.lastCheck.set(target, { ok: again.ok, at: new Date().toISOString(), findings: again.findings.map((f) => f.code) });
+      this.metrics.healthy.set({ target }, again.ok ? 1 : 0);
+      if (again.ok) return { healthy: true, findings: again.findings.map((f) => f.code) };
+    }
+    throw withOutcome(new IntegrityError(`${target} is damaged: ${message}`, `dbguard repair ${target}`, 'damaged'), { healthy: false, findings });
+  }
+
+  private async autoRepair(target: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      const r = await repair(this.config, target, { strategy: 'auto', signal, log: this.log });
+      if (r.strategy !== 'none') this.alerter.notify(target, 'repair', 'check', `repaired by ${r.strategy}${r.details.restoredFrom ? ` from ${r.details.restoredFrom}` : ''}; damaged file in ${r.quarantine}${r.details.notes.length ? `; ${r.details.notes.join('; ')}` : ''}`);
+      return r.ok;
+    } catch (err) {
+      this.alerter.notify(target, 'failure', 'check', `automatic repair failed: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  private finished(rec: JobRecord, err?: unknown): void {
+    if (rec.state === 'cancelled') {
+      this.metrics.runs.inc({ target: rec.target, kind: rec.kind, result: 'cancelled' });
+      return;
+    }
+    this.runs++;
+    const key = `${rec.target}:${rec.kind}`;
+    const ok = rec.state === 'succeeded';
+    this.metrics.runs.inc({ target: rec.target, kind: rec.kind, result: ok ? 'success' : 'failure' });
+    this.alerter.ping(ok);
+    if (ok) {
+      if (this.failing.delete(key)) this.alerter.notify(rec.target, 'recovery', rec.kind, `${rec.kind} succeeded again after failures`);
+      if (rec.kind === 'backup') {
+        this.metrics.backupDuration.observe({ target: rec.target }, (rec.durationMs ?? 0) / 1000);
+        this.refreshBackupMetrics(rec.target);
+      }
+      return;
+    }
+    this.failures++;
+    this.failing.add(key);
+    // Damage was alerted the moment it was found; everything else is alerted once retries are spent.
+    const damage = err instanceof DbguardError && (err.code === 'damaged' || err.code === 'source-damaged');
+    if (!damage) this.alerter.notify(rec.target, 'failure', rec.kind, `${rec.kind} failed after ${rec.attempt} attempt(s): ${rec.error?.message ?? 'unknown error'}`);
+  }
+
+  private refreshBackupMetrics(target: string): void {
+    const newest = this.repo.newestValid(target);
+    if (!newest) return;
+    this.metrics.lastBackupSuccess.set({ target }, Math.floor(newest.createdAt.getTime() / 1000));
+    this.metrics.backupSize.set({ target }, newest.bytes);
+  }
+
+  /** The /health document. Unhealthy: a damaged database, or no fresh valid backup (older than 2 schedule periods). */
+  health() {
+    const now = new Date();
+    const runs = this.history.latestRuns();
+    const targets: Record<string, unknown> = {};
+    let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
+    const worsen = (s: 'degraded' | 'unhealthy') => { if (status !== 'unhealthy') status = s; };
+    for (const [target, sched] of this.schedules) {
+      const newest = this.repo.newestValid(target);
+      const ageSeconds = newest ? Math.round((now.getTime() - newest.createdAt.getTime()) / 1000) : null;
+      const fresh = newest !== undefined && ageSeconds! * 1000 < 2 * sched.backup.periodMs(now);
+      const check = this.lastCheck.get(target) ?? null;
+      const s = summarize(runs, target);
+      const lastFailed = [s.lastBackupRun, s.lastCheck].some((r) => r?.state === 'failed');
+      if (check?.ok === false || !fresh) worsen('unhealthy');
+      else if (lastFailed || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
+      targets[target] = {
+        healthy: check?.ok !== false && fresh,
+        last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh } : null,
+        last_check: check,
+        last_failure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
+        running: s.running.map((r) => ({ kind: r.kind, state: r.state, attempt: r.attempt })),
+        next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null },
+      };
+    }
+    return {
+      status,
+      uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+      runs: this.runs,
+      failures: this.failures,
+      error_rate: this.runs ? this.failures / this.runs : 0,
+      timestamp: now.toISOString(),
+      targets,
+    };
+  }
+
+  /** The bound HTTP address (port 0 in config picks a free one). */
+  address(): AddressInfo | undefined {
+    return this.server?.address() as AddressInfo | undefined;
+  }
+
+  /**
+   * Graceful stop: no new runs, a running one may finish for `timeoutMs`, then
+   * it is cancelled (its temporary files removed, lock released, recorded as
+   * cancelled). Pending alerts get a few seconds to go out.
+   */
+  async stop(timeoutMs = this.config.shutdownTimeoutMs): Promise<{ cancelled: boolean }> {
+    this.stopping = true;
+    for (const c of this.crons) c.stop();
+    this.runner.close();
+    let cancelled = false;
+    if (!(await this.runner.drain(timeoutMs))) {
+      this.log.warn({ timeoutMs }, 'shutdown timeout: cancelling the running job');
+      cancelled = true;
+      await this.runner.cancelAll();
+    }
+    await this.alerter.flush(5000);
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    for (const s of this.schedules.values()) { s.backup.dispose(); s.check.dispose(); }
+    this.log.info({ cancelled }, 'daemon stopped');
+    return { cancelled };
+  }
+}
