@@ -21,8 +21,12 @@ export function jsonErrorPosition(text: string): { line: number; column: number;
     if (text[i] !== '"') fail();
     i++;
     while (i < text.length && text[i] !== '"') {
-      if (text[i] === '\\') i++;
-      else if (text.charCodeAt(i) < 0x20) fail();
+      if (text[i] === '\\') {
+        // only \" \\ \/ \b \f \n \r \t and \uXXXX are JSON; a Windows path like "C:\data" is not
+        const esc = text[i + 1];
+        if (esc === 'u' ? !/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)) : esc === undefined || !'"\\/bfnrt'.includes(esc)) fail();
+        i += esc === 'u' ? 5 : 1;
+      } else if (text.charCodeAt(i) < 0x20) fail();
       i++;
     }
     if (i >= text.length) fail();

@@ -49,14 +49,23 @@ function readJson(file: string, explicit: string | null): Json {
   }
   const pos = jsonErrorPosition(text);
   if (pos) {
+    const backslash = text[pos.offset] === '\\';
     throw new ConfigError(
-      `${file} is not valid JSON: syntax error at line ${pos.line}, column ${pos.column}`,
-      'fix the JSON syntax at that position (a missing comma, quote or brace is the usual cause)',
+      `${file} is not valid JSON: ${backslash ? 'invalid escape sequence' : 'syntax error'} at line ${pos.line}, column ${pos.column}`,
+      backslash
+        ? 'write a backslash inside a JSON string as \\\\ (e.g. "C:\\\\data\\\\production.duckdb"), or use forward slashes'
+        : 'fix the JSON syntax at that position (a missing comma, quote or brace is the usual cause)',
       [],
       'config-json',
     );
   }
-  const value: unknown = JSON.parse(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    // the position scanner and V8 should agree; if they do not, still report a config error, not a crash
+    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`, 'fix the JSON syntax', [], 'config-json');
+  }
   if (!isObject(value)) throw new ConfigError(`${file} must hold a JSON object`, 'start from `dbguard init` output');
   return value;
 }
@@ -128,6 +137,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       if (issue.code === 'unrecognized_keys') {
         const where = key === '(top level)' ? '' : ` under ${key}`;
         return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where} in ${fileLabel}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;
+      }
+      if (issue.code === 'invalid_key') {
+        // a record key failed its own check (e.g. a target name); say which key, and why
+        const parent = keys.slice(0, -1).map(String).join('.');
+        const why = issue.issues[0]?.message ?? issue.message;
+        return `invalid key "${String(keys[keys.length - 1])}"${parent ? ` under ${parent}` : ''} in ${fileLabel}: ${why}`;
       }
       const got = valueAt(raw, keys);
       const gotText = got === undefined ? ' (missing)' : ` (got ${JSON.stringify(got)})`;

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type { Finding, TableCount } from '../core/types';
+import type { UnreadableTable } from '../engines/duckdb/catalog';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
 import { readFileHeader } from '../engines/duckdb/header';
@@ -94,7 +95,7 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     : runWorker<InspectResult & ScanResult>({ action: 'scan', file }, { onProgress: progress });
   const scrubbing = opts.quick ? undefined : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize));
 
-  let inspected: InspectResult & Partial<ScanResult>;
+  let inspected: InspectResult & Partial<ScanResult> & { unreadable?: UnreadableTable[] };
   try {
     inspected = await scanning;
   } catch (e) {
@@ -116,10 +117,11 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   for (const t of inspected.catalog.tables) {
     const scan = scans.get(`${t.schema}.${t.name}`);
     const nullPk = inspected.nullPrimaryKeys.find((n) => n.schema === t.schema && n.table === t.name);
+    const readError = scan?.error ?? inspected.unreadable?.find((u) => u.schema === t.schema && u.table === t.name)?.error;
     let status: TableStatus['status'] = 'ok';
-    if (scan?.error) {
+    if (readError) {
       status = 'unreadable';
-      result.findings.push({ severity: 'error', code: 'table-unreadable', message: `table ${displayName(t.schema, t.name)} cannot be read in full: ${scan.error.message}`, hint: `dbguard repair ${target} (salvages the readable rows, or restores the newest valid backup)` });
+      result.findings.push({ severity: 'error', code: 'table-unreadable', message: `table ${displayName(t.schema, t.name)} cannot be read in full: ${readError.message}`, hint: `dbguard repair ${target} (salvages the readable rows, or restores the newest valid backup)` });
     } else if (nullPk) {
       status = 'null-primary-key';
       result.findings.push({ severity: 'error', code: 'null-primary-key', message: `table ${displayName(t.schema, t.name)} has ${nullPk.rows} row(s) with a NULL primary key (${t.primaryKey.join(', ')})`, hint: `dbguard restore ${target}, or fix those rows in the application` });

@@ -74,8 +74,14 @@ export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
   }
 
   const backupBase = existingAncestor(config.backupDir);
-  const backupOk = canWrite(backupBase);
-  add('backup folder', backupOk, `${config.backupDir}${backupBase === config.backupDir ? '' : ` (to be created in ${backupBase})`} is ${backupOk ? 'writable' : 'not writable'}`, `make ${backupBase} writable by the user running dbguard, or set backupDir elsewhere`);
+  const isDir = (() => { try { return fs.statSync(backupBase).isDirectory(); } catch { return false; } })();
+  if (!isDir) {
+    // a file where a folder belongs: access() says "writable", but no folder can be made there
+    add('backup folder', false, `${config.backupDir} cannot be created: ${backupBase} is a file, not a folder`, `move ${backupBase} away, or set backupDir elsewhere`);
+  } else {
+    const backupOk = canWrite(backupBase);
+    add('backup folder', backupOk, `${config.backupDir}${backupBase === config.backupDir ? '' : ` (to be created in ${backupBase})`} is ${backupOk ? 'writable' : 'not writable'}`, `make ${backupBase} writable by the user running dbguard, or set backupDir elsewhere`);
+  }
   try {
     const s = fs.statfsSync(backupBase);
     const free = Number(s.bavail) * Number(s.bsize);

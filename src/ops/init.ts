@@ -26,6 +26,7 @@ export async function init(opts: { file?: string; cwd: string; force?: boolean; 
   const result: InitResult = { configFile, configWritten: false, databases: [] };
   if (!exists || opts.force) {
     try {
+      fs.mkdirSync(path.dirname(configFile), { recursive: true }); // `--config etc/dbguard.json` in a fresh checkout
       writeFileAtomic(configFile, `${JSON.stringify(DEFAULT_CONFIG, null, 2)}\n`, 0o644);
     } catch (err) {
       throw storageErrorFrom(err, configFile, 'writing') ?? err;

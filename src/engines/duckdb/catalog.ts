@@ -1,7 +1,15 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog, TableInfo } from '../../core/types';
+import { classifyDuckdbError } from './classify';
 import { ident, qualified, queryRows } from './open';
-import type { NullKeyCount } from './protocol';
+import type { NullKeyCount, WorkerFailure } from './protocol';
+
+/** A table whose primary-key columns could not be read while the catalog was taken. */
+export interface UnreadableTable {
+  schema: string;
+  table: string;
+  error: WorkerFailure;
+}
 
 const str = (v: unknown) => String(v ?? '');
 
@@ -9,8 +17,12 @@ const str = (v: unknown) => String(v ?? '');
  * Reads the user catalog of the attached main database: tables with their
  * primary-key columns and exact row counts, sequences, views and indexes.
  * Internal schemas and temporary objects are left out. Read-only.
+ * The NULL-primary-key test reads column data: when it fails for one table
+ * (a damaged block), that table is listed in `unreadable`, its row count
+ * comes from the row-group metadata, and the other tables are still read.
+ * Throws only when even that count fails (the catalog itself is damaged).
  */
-export async function readCatalog(conn: DuckDBConnection): Promise<{ catalog: Catalog; nullPrimaryKeys: NullKeyCount[] }> {
+export async function readCatalog(conn: DuckDBConnection): Promise<{ catalog: Catalog; nullPrimaryKeys: NullKeyCount[]; unreadable: UnreadableTable[] }> {
   const db = `database_name = current_database()`;
   const tableRows = await queryRows(conn, `SELECT schema_name, table_name FROM duckdb_tables() WHERE ${db} AND NOT temporary AND NOT internal ORDER BY schema_name, table_name`);
   const pkRows = await queryRows(conn, `SELECT schema_name, table_name, constraint_column_names FROM duckdb_constraints() WHERE ${db} AND constraint_type = 'PRIMARY KEY'`);
@@ -19,12 +31,25 @@ export async function readCatalog(conn: DuckDBConnection): Promise<{ catalog: Ca
 
   const tables: TableInfo[] = [];
   const nullPrimaryKeys: NullKeyCount[] = [];
+  const unreadable: UnreadableTable[] = [];
   for (const r of tableRows) {
     const schema = str(r.schema_name);
     const name = str(r.table_name);
     const primaryKey = pks.get(`${schema}.${name}`) ?? [];
     const nullTest = primaryKey.length ? `, count(*) FILTER (WHERE ${primaryKey.map((c) => `${ident(c)} IS NULL`).join(' OR ')}) AS null_pk` : '';
-    const [counts] = await queryRows(conn, `SELECT count(*) AS n${nullTest} FROM ${qualified(schema, name)}`);
+    let counts: Record<string, unknown> | undefined;
+    try {
+      [counts] = await queryRows(conn, `SELECT count(*) AS n${nullTest} FROM ${qualified(schema, name)}`);
+    } catch (err) {
+      if (!nullTest) throw err;
+      // count(*) alone reads no column data; if it fails too, the catalog is damaged: give up
+      try {
+        [counts] = await queryRows(conn, `SELECT count(*) AS n FROM ${qualified(schema, name)}`);
+      } catch {
+        throw err;
+      }
+      unreadable.push({ schema, table: name, error: classifyDuckdbError(err) });
+    }
     tables.push({ schema, name, rows: Number(counts!.n), primaryKey });
     if (Number(counts!.null_pk ?? 0) > 0) nullPrimaryKeys.push({ schema, table: name, rows: Number(counts!.null_pk) });
   }
@@ -41,7 +66,7 @@ export async function readCatalog(conn: DuckDBConnection): Promise<{ catalog: Ca
     table: str(r.table_name),
     name: str(r.index_name),
   }));
-  return { catalog: { tables, sequences, views, indexes }, nullPrimaryKeys };
+  return { catalog: { tables, sequences, views, indexes }, nullPrimaryKeys, unreadable };
 }
 
 /** The DuckDB library version string, e.g. "v1.5.6". */

@@ -12,7 +12,10 @@ const K_LO_LO16 = K_LO & 0xffff;
 export function checksumWords(buf: Buffer, start: number, len: number): [number, number] {
   let accHi = 0;
   let accLo = 5381;
-  const view = new Uint32Array(buf.buffer, buf.byteOffset + start, len >>> 2);
+  // a Uint32Array view needs a 4-byte aligned offset; copy the rare unaligned slice
+  const aligned = (buf.byteOffset + start) % 4 === 0;
+  const src = aligned ? buf : new Uint8Array(buf.subarray(start, start + len)); // fresh copy at offset 0
+  const view = new Uint32Array(src.buffer, src.byteOffset + (aligned ? start : 0), len >>> 2);
   for (let i = 0; i < view.length; i += 2) {
     const lo = view[i]!;
     const hi = view[i + 1]!;

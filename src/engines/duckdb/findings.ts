@@ -42,7 +42,8 @@ export function headerFindings(file: string, h: FileHeader, target: string): { f
     return { findings, stop: true };
   }
   if (bad.length) {
-    findings.push(warn('db-header-damaged', `${file}: the database header at ${bad.map((b) => b.offset).join(', ')} fails its checksum; DuckDB uses the other, intact one`, `dbguard backup ${target} now; the next checkpoint rewrites the damaged header`));
+    // DuckDB verifies both database headers when it opens a file and refuses it if either fails
+    findings.push(err('db-header-damaged', `${file}: the database header at ${bad.map((b) => b.offset).join(', ')} fails its checksum (the other one is intact, but DuckDB refuses to open a file with either header damaged)`, repair));
   }
   const size = h.active.blockAllocSize;
   if (size <= 0 || size % 4096 !== 0) {
@@ -66,7 +67,7 @@ export function scrubFindings(file: string, s: ScrubResult, target: string): Fin
     out.push(err('bad-blocks', `${file}: ${s.badBlocks.length} block(s) in use fail their checksum (block ${list(s.badBlocks)}); queries that touch them will fail`, `${repair} (salvages readable rows or restores the newest valid backup)`));
   }
   if (s.badFreeBlocks.length) {
-    out.push(warn('bad-free-blocks', `${file}: ${s.badFreeBlocks.length} free block(s) fail their checksum (block ${list(s.badFreeBlocks)}); they hold no data, but the disk may be failing`, 'check the disk (smartctl, dmesg); no repair is needed for free blocks'));
+    out.push(warn('bad-free-blocks', `${file}: ${s.badFreeBlocks.length} free block(s) fail their checksum (block ${list(s.badFreeBlocks)}); they hold no data, but the disk may be failing`, `no repair is needed for free blocks; run dbguard backup ${target} now and check the disk (smartctl, dmesg)`));
   }
   return out;
 }
