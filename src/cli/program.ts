@@ -95,6 +95,17 @@ export function buildProgram(dispatch: Dispatch): Command {
   cmd('daemon', 'scheduled backups and checks, HTTP health endpoints, alerts')
     .action(() => dispatch(() => require('./commands/daemon'), []));
 
+  cmd('status', 'last backup, its age, health and next scheduled run per target')
+    .argument('[targets]', 'default: all')
+    .action((targets) => dispatch(() => require('./commands/status'), [targets]));
+
+  cmd('schedule', 'print (or install) the cron line, systemd units, or Task Scheduler XML for backups')
+    .argument('<kind>', 'cron, systemd or windows')
+    .option('--install', 'install instead of printing: crontab -, or unit/XML files into --dir')
+    .option('--dir <dir>', 'where --install writes files (systemd: /etc/systemd/system; windows: the current folder)')
+    .option('--daemon-unit', 'systemd: a dbguard.service running the daemon instead of a backup timer')
+    .action((kind, opts) => dispatch(() => require('./commands/schedule'), [kind, opts]));
+
   cmd('doctor', 'validate the whole setup: config, paths, permissions, disk space, engine')
     .action(() => dispatch(() => require('./commands/doctor'), []));
 

@@ -3,7 +3,7 @@ import type { Finding, TableCount } from '../core/types';
 import type { UnreadableTable } from '../engines/duckdb/catalog';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
-import { readFileHeader } from '../engines/duckdb/header';
+import { BLOCKS_START, readFileHeader } from '../engines/duckdb/header';
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
 import { scrubBlocks } from '../engines/duckdb/scrub';
 import type { ProgressFn } from './progress';
@@ -93,7 +93,7 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   const scanning = opts.quick
     ? runWorker<InspectResult>({ action: 'inspect', file })
     : runWorker<InspectResult & ScanResult>({ action: 'scan', file }, { onProgress: progress });
-  const scrubbing = opts.quick ? undefined : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize));
+  const scrubbing = opts.quick ? undefined : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize - BLOCKS_START));
 
   let inspected: InspectResult & Partial<ScanResult> & { unreadable?: UnreadableTable[] };
   try {
@@ -106,7 +106,7 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
       return done();
     }
     result.findings.push(failureFinding(file, target, f, walPresent));
-    if (scrubbing) result.findings.push(...scrubFindings(file, await scrubbing, target));
+    if (scrubbing) addScrubFindings(result, scrubFindings(file, await scrubbing, target));
     return done();
   }
 
@@ -140,6 +140,11 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
       result.findings.push({ severity: 'error', code: 'missing-sequence', message: `sequence ${wanted} is missing from ${file}`, hint: `dbguard restore ${target}` });
     }
   }
-  if (scrubbing) result.findings.push(...scrubFindings(file, await scrubbing, target));
+  if (scrubbing) addScrubFindings(result, scrubFindings(file, await scrubbing, target));
   return done();
+}
+
+/** Adds scrub findings, leaving out a `truncated` the header check already reported. */
+function addScrubFindings(result: TargetCheck, findings: Finding[]): void {
+  for (const f of findings) if (!(f.code === 'truncated' && result.findings.some((x) => x.code === 'truncated'))) result.findings.push(f);
 }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG_FILE_NAME, DEFAULT_CONFIG } from '../config/defaults';
+import { loadConfig } from '../config/load';
 import { ConfigError, storageErrorFrom } from '../core/errors';
 import { runWorker } from '../engines/duckdb/client';
 import { demoSql } from './demo-data';
@@ -34,9 +35,10 @@ export async function init(opts: { file?: string; cwd: string; force?: boolean; 
     result.configWritten = true;
   }
   if (opts.demo) {
-    const base = path.dirname(configFile);
-    for (const [target, t] of Object.entries(DEFAULT_CONFIG.targets)) {
-      const db = path.resolve(base, t.path);
+    // The databases go where the config (written now or kept) says, not where the defaults would put them.
+    const config = loadConfig({ configPath: configFile, env: {} });
+    for (const [target, t] of Object.entries(config.targets)) {
+      const db = t.path;
       if (fs.existsSync(db)) { result.databases.push({ target, path: db, created: false }); continue; }
       fs.mkdirSync(path.dirname(db), { recursive: true });
       await runWorker({ action: 'execute', file: db, sql: demoSql(target, target === 'production' ? 2 : 1) });

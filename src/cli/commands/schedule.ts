@@ -1,0 +1,51 @@
+import { UsageError } from '../../core/errors';
+import { installCrontab, writeFiles } from '../../ops/schedule/install';
+import { cronLine, systemdUnits, windowsTask } from '../../ops/schedule/render';
+import type { CliContext } from '../context';
+
+/**
+ * `dbguard schedule cron|systemd|windows [--install] [--dir DIR] [--daemon-unit]`:
+ * prints the scheduler entry (default) or installs it.
+ */
+export async function run(ctx: CliContext, kind: string, opts: { install?: boolean; dir?: string; daemonUnit?: boolean }): Promise<number> {
+  const config = ctx.config();
+  if (kind === 'cron') {
+    const line = cronLine(config);
+    if (opts.install) {
+      const table = installCrontab(line, ctx.env);
+      if (ctx.opts.json) ctx.printJson({ ok: true, kind, line, installed: true, crontab: table });
+      else ctx.print(`installed in the crontab (dbguard's old line, if any, was replaced):\n${line}`);
+      return 0;
+    }
+    if (ctx.opts.json) ctx.printJson({ ok: true, kind, line, installed: false });
+    else ctx.print(`# add with: crontab -e   (or: dbguard schedule cron --install)\n${line}`);
+    return 0;
+  }
+  if (kind === 'systemd') {
+    const units = systemdUnits(config, opts.daemonUnit);
+    const enable = opts.daemonUnit ? 'systemctl daemon-reload && systemctl enable --now dbguard.service' : 'systemctl daemon-reload && systemctl enable --now dbguard-backup.timer';
+    if (opts.install) {
+      const written = writeFiles(opts.dir ?? '/etc/systemd/system', units);
+      if (ctx.opts.json) ctx.printJson({ ok: true, kind, files: written, enable });
+      else ctx.print(`wrote ${written.join(', ')}\nnow run: ${enable}`);
+      return 0;
+    }
+    if (ctx.opts.json) ctx.printJson({ ok: true, kind, units, enable });
+    else ctx.print(Object.entries(units).map(([name, text]) => `# ${name}\n${text}`).join('\n') + `\n# then: ${enable}`);
+    return 0;
+  }
+  if (kind === 'windows') {
+    const task = windowsTask(config);
+    if (opts.install) {
+      const [file] = writeFiles(opts.dir ?? ctx.cwd, { 'dbguard-backup.xml': task.xml });
+      const command = windowsTask(config, file).command;
+      if (ctx.opts.json) ctx.printJson({ ok: true, kind, file, command });
+      else ctx.print(`wrote ${file} (UTF-16)\nregister it from an elevated prompt:\n  ${command}`);
+      return 0;
+    }
+    if (ctx.opts.json) ctx.printJson({ ok: true, kind, xml: task.xml, command: task.command });
+    else ctx.print(`${task.xml}\n<!-- save as dbguard-backup.xml (or use --install --dir DIR), then from an elevated prompt:\n     ${task.command} -->`);
+    return 0;
+  }
+  throw new UsageError(`unknown scheduler "${kind}"`, 'use one of: cron, systemd, windows', 'bad-argument');
+}

@@ -1,0 +1,31 @@
+import { format } from 'date-fns';
+import { status } from '../../ops/status';
+import type { CliContext } from '../context';
+import { formatAge, formatBytes, table } from '../format';
+
+/** `dbguard status [targets]`: exit 0 when every target is healthy with a fresh backup, 4 otherwise. */
+export async function run(ctx: CliContext, selector: string | undefined): Promise<number> {
+  const r = await status(ctx.config(), selector, ctx.env);
+  if (ctx.opts.json) {
+    ctx.printJson(r);
+    return r.ok ? 0 : 4;
+  }
+  const c = ctx.out;
+  const when = (iso: string | null) => (iso ? format(new Date(iso), 'yyyy-MM-dd HH:mm:ss') : '-');
+  const rows = r.targets.map((t) => [
+    t.target,
+    t.ok ? c.green('ok') : c.red('ATTENTION'),
+    t.lastBackup ? `${t.lastBackup.id} (${formatAge(new Date(t.lastBackup.createdAt))}${t.fresh ? '' : ', STALE'})` : c.red('none'),
+    t.lastBackup ? formatBytes(t.lastBackup.bytes) : '-',
+    String(t.backups),
+    t.lastCheck ? `${t.lastCheck.ok === null ? 'busy' : t.lastCheck.ok ? 'healthy' : c.red('DAMAGED')} ${c.dim(`(${t.lastCheck.source === 'now' ? 'checked now' : formatAge(new Date(t.lastCheck.at))})`)}` : '-',
+    when(t.nextBackup),
+  ]);
+  ctx.print(table(['TARGET', 'STATUS', 'LAST VALID BACKUP', 'SIZE', 'BACKUPS', 'LAST CHECK', 'NEXT BACKUP'], rows));
+  for (const t of r.targets) {
+    if (t.lastFailure) ctx.print(`${t.target}: last failure ${when(t.lastFailure.at)} (${t.lastFailure.kind}): ${t.lastFailure.message ?? t.lastFailure.code}`);
+    if (!t.fresh) ctx.print(`${t.target}: ${t.lastBackup ? `the newest valid backup is older than ${Math.round(t.staleAfterSeconds / 3600)} h (2 schedule periods)` : 'no valid backup'}: run dbguard backup ${t.target}`);
+  }
+  ctx.print(`daemon: ${r.daemon.answering ? c.green(`answering at ${r.daemon.url} (${r.daemon.status})`) : c.yellow(`not answering at ${r.daemon.url}`)}`);
+  return r.ok ? 0 : 4;
+}

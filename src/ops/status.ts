@@ -1,0 +1,90 @@
+import type { Config } from '../config/load';
+import { selectTargets } from '../config/targets';
+import { Schedule } from '../core/schedule';
+import { JobHistory, summarize } from '../daemon/history';
+import { BackupRepository } from '../storage/repository';
+import { checkDatabase } from './check';
+
+export interface TargetStatus {
+  target: string;
+  ok: boolean;
+  healthy: boolean | null;
+  fresh: boolean;
+  lastBackup: { id: string; createdAt: string; ageSeconds: number; bytes: number } | null;
+  backups: number;
+  lastCheck: { ok: boolean | null; at: string; findings: string[]; source: 'daemon' | 'now' } | null;
+  lastFailure: { kind: string; at: string; code: string | null; message: string | null } | null;
+  nextBackup: string | null;
+  nextCheck: string | null;
+  /** Backups older than this many seconds (2 schedule periods) are stale. */
+  staleAfterSeconds: number;
+}
+
+export interface DaemonProbe {
+  url: string;
+  answering: boolean;
+  status?: string;
+}
+
+/** Asks a running daemon for /health (1 s timeout); never throws. */
+export async function probeDaemon(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<DaemonProbe> {
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.http.port}/health`;
+  const token = env.DBGUARD_HTTP_TOKEN || config.http.token;
+  try {
+    const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(1000) });
+    const body = (await res.json().catch(() => ({}))) as { status?: string };
+    return { url, answering: true, status: body.status };
+  } catch {
+    return { url, answering: false };
+  }
+}
+
+/**
+ * Per target: the newest valid backup and its age, the number of backups, the
+ * last check (from the daemon's history, else a quick check now), the last
+ * failure, the next scheduled runs, and whether the daemon answers. A target
+ * is ok when its database is not known to be damaged and its newest valid
+ * backup is younger than two backup periods. Read-only.
+ */
+export async function status(config: Config, selector: string | undefined, env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<{ ok: boolean; targets: TargetStatus[]; daemon: DaemonProbe }> {
+  const names = selectTargets(config, selector ?? 'all', env.ENVIRONMENT);
+  const repo = new BackupRepository(config.backupDir);
+  const runs = new JobHistory(config.backupDir).latestRuns();
+  const targets: TargetStatus[] = [];
+  for (const target of names) {
+    const t = config.targets[target]!;
+    const backupSched = new Schedule(t.schedule?.backup ?? config.schedule.backup, config.schedule.timezone);
+    const checkSched = new Schedule(t.schedule?.check ?? config.schedule.check, config.schedule.timezone);
+    const entries = repo.list(target);
+    const newest = entries.find((e) => e.status === 'valid');
+    const staleAfterSeconds = Math.round((2 * backupSched.periodMs(now)) / 1000);
+    const ageSeconds = newest ? Math.round((now.getTime() - newest.createdAt.getTime()) / 1000) : null;
+    const fresh = ageSeconds !== null && ageSeconds < staleAfterSeconds;
+    const s = summarize(runs, target);
+    let lastCheck: TargetStatus['lastCheck'] = s.lastCheck && s.lastCheck.healthy !== undefined
+      ? { ok: s.lastCheck.healthy, at: s.lastCheck.endedAt ?? s.lastCheck.at, findings: s.lastCheck.findings ?? [], source: 'daemon' }
+      : null;
+    if (!lastCheck) {
+      const c = await checkDatabase(target, t.path, { quick: true });
+      lastCheck = { ok: c.busy ? null : c.ok, at: new Date().toISOString(), findings: c.busy ? ['busy'] : c.findings.map((f) => f.code), source: 'now' };
+    }
+    const healthy = lastCheck.ok;
+    targets.push({
+      target,
+      ok: healthy !== false && fresh,
+      healthy,
+      fresh,
+      lastBackup: newest ? { id: newest.id, createdAt: newest.createdAt.toISOString(), ageSeconds: ageSeconds!, bytes: newest.bytes } : null,
+      backups: entries.length,
+      lastCheck,
+      lastFailure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
+      nextBackup: backupSched.next(now)?.toISOString() ?? null,
+      nextCheck: checkSched.next(now)?.toISOString() ?? null,
+      staleAfterSeconds,
+    });
+    backupSched.dispose();
+    checkSched.dispose();
+  }
+  return { ok: targets.every((t) => t.ok), targets, daemon: await probeDaemon(config, env) };
+}
