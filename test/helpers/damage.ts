@@ -93,10 +93,17 @@ export async function layoutOf(file: string): Promise<Layout> {
   }
 }
 
-/** Writes a small SQLite database at `file` with the sqlite3 command-line tool. */
+/**
+ * Writes a small, real SQLite database at `file`: with the sqlite3 command-line
+ * tool where it is installed, else with Python's built-in sqlite3 module
+ * (python3 is on every machine of this project's kind; the sqlite3 CLI is not).
+ */
 export function makeSqliteDb(file: string): void {
-  const r = spawnSync('sqlite3', [file, 'CREATE TABLE tracks (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO tracks VALUES (1, \'One\'), (2, \'Two\');'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.error?.message ?? r.stderr}`);
+  const sql = "CREATE TABLE tracks (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO tracks VALUES (1, 'One'), (2, 'Two');";
+  const cli = spawnSync('sqlite3', [file, sql], { encoding: 'utf8' });
+  if (cli.status === 0) return;
+  const py = spawnSync('python3', ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit(); c.close()', file, sql], { encoding: 'utf8' });
+  if (py.status !== 0) throw new Error(`cannot make a SQLite file: sqlite3 ${cli.error?.message ?? cli.stderr}; python3 ${py.error?.message ?? py.stderr}`);
 }
 
 /**
