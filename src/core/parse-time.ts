@@ -10,7 +10,7 @@ const FORMATS = ['yyyy-MM-dd HH:mm:ss', 'yyyy-MM-dd HH:mm', 'yyyy-MM-dd HH', 'yy
  */
 export function parseTime(text: string, now: Date = new Date()): Date | undefined {
   const t = text.trim();
-  const rel = /^(\d+)\s*(m|min|minutes?|h|hours?|d|days?|w|weeks?)\s+ago$/i.exec(t);
+  const rel = /^(\d+)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)\s+ago$/i.exec(t);
   if (rel) {
     const n = Number(rel[1]);
     const unit = rel[2]!.toLowerCase()[0]!;

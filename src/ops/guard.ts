@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
-import { BusyError, UsageError } from '../core/errors';
+import { BusyError, InterruptedError, UsageError } from '../core/errors';
 import { backoffDelay } from '../core/retry';
 import type { Logger } from '../core/types';
 import { silentLogger } from '../core/types';
@@ -21,11 +21,13 @@ export interface GuardRecovery {
  * Makes each target healthy before a service starts: quick check, and
  * `repair auto` for a damaged one. Returns one entry per target; never throws
  * for damage (the caller decides whether to start anyway). Throws BusyError
- * when a database is in use.
+ * when a database is in use, InterruptedError when `signal` aborted before a
+ * target (a repair already running is finished, never cut short).
  */
-export async function recoverTargets(config: Config, selector: string | undefined, log: Logger = silentLogger, env: NodeJS.ProcessEnv = process.env): Promise<GuardRecovery[]> {
+export async function recoverTargets(config: Config, selector: string | undefined, log: Logger = silentLogger, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<GuardRecovery[]> {
   const out: GuardRecovery[] = [];
   for (const target of selectTargets(config, selector, env.ENVIRONMENT)) {
+    if (signal?.aborted) throw new InterruptedError('interrupted before the service started; it was not started');
     const file = config.targets[target]!.path;
     const c = await checkDatabase(target, file, { quick: true });
     if (c.busy) throw new BusyError(`${file} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'}) before the service started`, 'stop the other process; only the guarded service should open the database', c.busy.pid);
@@ -36,6 +38,7 @@ export async function recoverTargets(config: Config, selector: string | undefine
     }
     log.warn({ target, findings: c.findings.map((f) => f.message) }, 'guard: database damaged, repairing');
     try {
+      // not interruptible: a repair stopped halfway would leave the target without a file
       const r = await repair(config, target, { strategy: 'auto', log });
       out.push({ target, healthy: r.ok, repaired: { strategy: r.strategy, quarantine: r.quarantine, details: r.details } });
       log.warn({ target, strategy: r.strategy, quarantine: r.quarantine, ok: r.ok }, 'guard: repair finished');
@@ -64,21 +67,33 @@ const tryConnect = (host: string, port: number, timeoutMs: number) =>
     socket.once('error', () => done(false));
   });
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
 /**
  * Waits until every `host:port` accepts a TCP connection, retrying with
  * exponential backoff (200 ms doubling, at most 5 s apart) until `timeoutMs`.
- * Throws BusyError (exit 5) naming the services that never answered.
+ * Throws BusyError (exit 5) naming the service that never answered, or
+ * InterruptedError (130) as soon as `signal` aborts.
  */
 export async function waitForServices(services: string[], timeoutMs: number, log: Logger = silentLogger, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const interrupted = (s: string) => new InterruptedError(`interrupted while waiting for ${s}; the service was not started`);
   for (const s of services) {
     const { host, port } = parseHostPort(s);
     for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw interrupted(s);
       if (await tryConnect(host, port, 2000)) { log.info({ service: s, attempt }, 'guard: service is up'); break; }
+      if (signal?.aborted) throw interrupted(s);
       const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) throw new BusyError(`${s} did not accept connections within ${Math.round(timeoutMs / 1000)} s`, `start that service, or raise --wait-timeout`, undefined, 'service-unavailable');
+      if (left <= 0) throw new BusyError(`${s} did not accept connections within ${Math.round(timeoutMs / 1000)} s`, `start that service, or raise --wait-timeout`, undefined, 'service-unavailable');
       log.info({ service: s, attempt }, 'guard: waiting for service');
-      await new Promise((r) => setTimeout(r, Math.min(left, backoffDelay(attempt, 200, 2, 5000))));
+      await sleep(Math.min(left, backoffDelay(attempt, 200, 2, 5000)), signal);
     }
   }
 }

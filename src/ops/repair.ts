@@ -8,9 +8,9 @@ import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { ddlStatements, type Ddl } from '../engines/duckdb/ddl';
 import { readFileHeader } from '../engines/duckdb/header';
 import type { SalvageReport } from '../engines/duckdb/salvage';
-import { writeFileAtomic } from '../storage/atomic';
+import { fsyncDir, writeFileAtomic } from '../storage/atomic';
 import { acquireLock } from '../storage/lock';
-import { databaseFiles, moveAside, newAsideFolder } from '../storage/move-aside';
+import { databaseFiles, moveAside, newAsideFolder, placeAtomically } from '../storage/move-aside';
 import { BackupRepository } from '../storage/repository';
 import { checkDatabase, type TargetCheck } from './check';
 import type { ProgressFn } from './progress';
@@ -113,14 +113,29 @@ export async function repair(config: Config, target: string, opts: RepairOptions
       return undefined;
     };
 
+    // The salvage (written and checkpointed by DuckDB in the quarantine folder) moves
+    // into place by rename; when the quarantine is on another file system (EXDEV) it
+    // is copied beside the target, fsynced and renamed, and the original stays there.
+    const damagedMode = damaged ? fs.statSync(damaged).mode & 0o777 : 0o600;
+    const placeSalvage = async (s: NonNullable<RepairResult['details']['salvage']>) => {
+      try {
+        fs.chmodSync(s.file!, damagedMode);
+        fs.renameSync(s.file!, file);
+        fsyncDir(path.dirname(file));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await placeAtomically(s.file!, file, damagedMode);
+      }
+      s.file = file;
+    };
+
     let placed: RepairResult['strategy'] | undefined;
     if (strategy === 'salvage' || strategy === 'auto') {
       const salvaged = damaged ? await salvageInto(damaged, quarantine, opts) : undefined;
       result.details.salvage = salvaged;
       const usable = salvaged?.file && salvaged.tables.length > 0;
       if (usable && (strategy === 'salvage' || salvaged.lossless)) {
-        fs.renameSync(salvaged.file!, file);
-        salvaged.file = file;
+        await placeSalvage(salvaged);
         placed = 'salvage';
       } else if (strategy === 'auto') {
         const from = await tryRestore();
@@ -129,8 +144,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
           result.details.restoredFrom = from;
           if (usable) result.details.notes.push(`the salvage (${salvaged.file}) is kept in quarantine: rows written after backup ${from} can be merged from it by hand (see README, "merge a salvage")`);
         } else if (usable) {
-          fs.renameSync(salvaged.file!, file);
-          salvaged.file = file;
+          await placeSalvage(salvaged);
           placed = 'salvage';
           result.details.notes.push('no backup passed verification, so the salvage was used although it lost data');
         }

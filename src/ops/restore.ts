@@ -6,6 +6,7 @@ import { parseTime } from '../core/parse-time';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger, type TableCount, type Finding } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
+import { fsyncDir } from '../storage/atomic';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, moveAside, newAsideFolder } from '../storage/move-aside';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
@@ -117,6 +118,7 @@ export async function replaceDatabase(backupFile: string, dest: string, asidePar
       moved = moveAside(existing, aside);
     }
     fs.renameSync(tmp, dest);
+    fsyncDir(path.dirname(dest));
   } catch (err) {
     for (const m of moved) { try { fs.renameSync(m, path.join(path.dirname(dest), path.basename(m))); } catch { /* stays aside, never lost */ } }
     fs.rmSync(tmp, { force: true });

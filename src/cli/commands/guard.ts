@@ -1,4 +1,4 @@
-import { UsageError } from '../../core/errors';
+import { InterruptedError, UsageError } from '../../core/errors';
 import { ExitCode } from '../../core/exit-codes';
 import { recoverTargets, runService, waitForServices } from '../../ops/guard';
 import type { CliContext } from '../context';
@@ -14,7 +14,7 @@ export async function run(ctx: CliContext, selector: string | undefined, command
   ctx.opts.stderrLevel = 'info';
   const log = ctx.log();
   const config = ctx.config();
-  const recovered = await recoverTargets(config, selector, log, ctx.env);
+  const recovered = await recoverTargets(config, selector, log, ctx.env, ctx.signal);
   const failed = recovered.filter((r) => !r.healthy);
   for (const r of recovered) {
     if (r.repaired) ctx.note(`guard: ${r.target} was damaged and repaired by ${r.repaired.strategy}${r.repaired.details.restoredFrom ? ` from ${r.repaired.details.restoredFrom}` : ''}; the damaged file is in ${r.repaired.quarantine}`);
@@ -29,6 +29,8 @@ export async function run(ctx: CliContext, selector: string | undefined, command
     ctx.note(`guard: recovery failed for ${text}; starting anyway (--start-anyway)`);
   }
   if (opts.waitFor?.length) await waitForServices(opts.waitFor, waitOption(opts.waitTimeout ?? '120s'), log, ctx.signal);
+  // a SIGTERM/SIGINT that arrived during recovery or waiting means "do not start"
+  if (ctx.signal.aborted) throw new InterruptedError(`interrupted before ${command[0]} started; it was not started`);
   log.info({ command }, 'guard: starting service');
   ctx.releaseSignals();
   const code = await runService(command[0]!, command.slice(1), log);

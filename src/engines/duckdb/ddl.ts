@@ -49,10 +49,15 @@ export async function readDdl(conn: DuckDBConnection, alias: string): Promise<Dd
   const db = `database_name = '${alias.replace(/'/g, "''")}'`;
   const schemas = (await queryRows(conn, `SELECT schema_name FROM duckdb_schemas() WHERE ${db} AND NOT internal AND schema_name NOT IN ('main', 'information_schema', 'pg_catalog')`))
     .map((r) => `CREATE SCHEMA IF NOT EXISTS ${ident(str(r.schema_name))};`);
-  const sequences = (await queryRows(conn, `SELECT schema_name, sequence_name, start_value, min_value, max_value, increment_by, cycle, last_value FROM duckdb_sequences() WHERE ${db} AND NOT temporary`)).map((r) => {
+  const sequences = (await queryRows(conn, `SELECT schema_name, sequence_name, start_value, min_value, max_value, increment_by, cycle, last_value, sql FROM duckdb_sequences() WHERE ${db} AND NOT temporary`)).map((r) => {
     const inc = num(r.increment_by) ?? 1n;
+    // The value nextval() would return next. Only DuckDB's own `sql` has it: after a
+    // reload start_value and last_value both hold it, and after a WAL replay both are
+    // stale (the replayed counter is not reflected), so last_value + increment can
+    // restart a sequence below ids already in use.
+    const next = /\bSTART (?:WITH )?(-?\d+)/i.exec(str(r.sql))?.[1];
     const last = num(r.last_value);
-    const start = last === undefined ? num(r.start_value)! : last + inc;
+    const start = next !== undefined ? BigInt(next) : last === undefined ? num(r.start_value)! : last + inc;
     return `CREATE SEQUENCE ${ident(str(r.schema_name))}.${ident(str(r.sequence_name))} INCREMENT BY ${inc} MINVALUE ${num(r.min_value)} MAXVALUE ${num(r.max_value)} START WITH ${start}${r.cycle ? ' CYCLE' : ''};`;
   });
   const tableRows = await queryRows(conn, `SELECT schema_name, table_name, sql FROM duckdb_tables() WHERE ${db} AND NOT temporary AND NOT internal ORDER BY table_oid`);
@@ -77,10 +82,16 @@ export async function readDdl(conn: DuckDBConnection, alias: string): Promise<Dd
   return { schemas, sequences, tables, views, indexes };
 }
 
-/** DuckDB's stored CREATE TABLE names the table without its schema when it is main; make it explicit for other schemas. */
+/**
+ * DuckDB's stored CREATE TABLE names the table without its schema when it is
+ * main (and, in some versions, elsewhere); make it explicit for other schemas.
+ * Only an unqualified name directly followed by "(" is rewritten: a schema
+ * whose name starts with the table's ("events_x.events") is left alone.
+ */
 function withSchema(sql: string, schema: string, name: string): string {
   if (schema === 'main') return sql;
-  const re = new RegExp(`^CREATE TABLE (${ident(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|${name})`, 'i');
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`^CREATE TABLE (${esc(ident(name))}|${esc(name)})(?=\\s*\\()`, 'i');
   return sql.replace(re, `CREATE TABLE ${ident(schema)}.${ident(name)}`);
 }
 
