@@ -194,6 +194,27 @@ test('recovery fails but --start-anyway: the command runs and its exit code is p
   expect(r.stderr).toMatch(/starting anyway/);
 });
 
+test('a first deployment (no database, no backup): the command starts and creates it', () => {
+  const dir = newCase(false);
+  fs.rmSync(prodOf(dir));
+  const marker = path.join(dir, 'ran');
+  const r = runCli(['guard', 'production', '--', ...marks(marker, 0)], { cwd: dir });
+  expect(hasStackTrace(r.stderr)).toBe(false);
+  exited(r, 0);
+  expect(fs.existsSync(marker)).toBe(true);
+  expect(r.stderr).toMatch(/no database and no backup yet/);
+});
+
+test('a missing database with a backup present is restored before the command starts', () => {
+  const dir = newCase(true);
+  fs.rmSync(prodOf(dir));
+  const marker = path.join(dir, 'ran');
+  const r = runCli(['guard', 'production', '--', ...marks(marker, 0)], { cwd: dir });
+  exited(r, 0);
+  expect(fs.existsSync(marker)).toBe(true);
+  expect(fs.existsSync(prodOf(dir))).toBe(true);
+});
+
 test('a missing command or one that cannot start is a usage error (exit 2)', () => {
   const dir = newCase();
   exited(runCli(['guard', 'production'], { cwd: dir }), 2);

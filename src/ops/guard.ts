@@ -7,6 +7,7 @@ import { BusyError, InterruptedError, UsageError } from '../core/errors';
 import { backoffDelay } from '../core/retry';
 import type { Logger } from '../core/types';
 import { silentLogger } from '../core/types';
+import { BackupRepository } from '../storage/repository';
 import { checkDatabase } from './check';
 import { repair, type RepairResult } from './repair';
 
@@ -33,6 +34,12 @@ export async function recoverTargets(config: Config, selector: string | undefine
     if (c.busy) throw new BusyError(`${file} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'}) before the service started`, 'stop the other process; only the guarded service should open the database', c.busy.pid);
     if (c.ok) {
       log.info({ target }, 'guard: database healthy');
+      out.push({ target, healthy: true });
+      continue;
+    }
+    // A first deployment: no database yet and nothing to restore; the service creates it.
+    if (c.findings.every((f) => f.code === 'missing') && !new BackupRepository(config.backupDir).newestValid(target)) {
+      log.warn({ target, path: file }, 'guard: no database and no backup yet; starting the service, which creates it');
       out.push({ target, healthy: true });
       continue;
     }

@@ -7,6 +7,7 @@ export type WorkerRequest =
   | { action: 'validate'; file: string }
   | { action: 'snapshot'; file: string; dest: string; destWal: string }
   | { action: 'checkpoint'; file: string }
+  | { action: 'finalize'; file: string }
   | { action: 'execute'; file: string; sql: string }
   | { action: 'salvage'; file: string; dest: string }
   | { action: 'ddl'; file: string }
@@ -51,6 +52,8 @@ export interface ScanResult {
 }
 
 export interface SnapshotResult extends InspectResult {
+  /** Tables whose primary-key columns could not be read while the catalog was taken. */
+  unreadable?: { schema: string; table: string; error: WorkerFailure }[];
   /** The schema as SQL at copy time, so `repair --strategy recreate` can rebuild it. */
   ddl: string[];
   walCopied: boolean;

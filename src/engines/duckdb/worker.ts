@@ -61,16 +61,22 @@ async function copyWithProgress(src: string, dest: string, total: number): Promi
 async function snapshot(file: string, dest: string, destWal: string): Promise<SnapshotResult> {
   const db = await openDuckdb(file);
   try {
-    const library = await libraryVersion(db.conn);
-    const { catalog, nullPrimaryKeys } = await readCatalog(db.conn);
-    const ddl = ddlStatements(await readDdl(db.conn, await currentDatabase(db)));
-    const started = Date.now();
+    // The shared lock is held from here until close: the copy and the catalog
+    // see the same state, so they run side by side.
     const size = fs.statSync(file).size;
     const wal = `${file}.wal`;
     const walSize = fs.existsSync(wal) ? fs.statSync(wal).size : 0;
-    await copyWithProgress(file, dest, size + walSize);
-    if (walSize > 0) await fs.promises.copyFile(wal, destWal, fs.constants.COPYFILE_EXCL);
-    return { library, catalog, nullPrimaryKeys, ddl, walCopied: walSize > 0, bytes: size + walSize, copyMs: Date.now() - started };
+    const started = Date.now();
+    const copying = copyWithProgress(file, dest, size + walSize).then(async () => {
+      if (walSize > 0) await fs.promises.copyFile(wal, destWal, fs.constants.COPYFILE_EXCL);
+      return Date.now() - started;
+    });
+    copying.catch(() => undefined);
+    const library = await libraryVersion(db.conn);
+    const { catalog, nullPrimaryKeys, unreadable } = await readCatalog(db.conn);
+    const ddl = ddlStatements(await readDdl(db.conn, await currentDatabase(db)));
+    const copyMs = await copying;
+    return { library, catalog, nullPrimaryKeys, unreadable, ddl, walCopied: walSize > 0, bytes: size + walSize, copyMs };
   } finally {
     db.close();
   }
@@ -94,6 +100,12 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'validate': return scan(req.file);
     case 'snapshot': return snapshot(req.file, req.dest, req.destWal);
     case 'checkpoint': return checkpoint(req.file);
+    case 'finalize': {
+      // One process for both steps of a new backup: fold the WAL in, then read everything back from disk.
+      await checkpoint(req.file);
+      progress('checkpointed', 1, 1);
+      return scan(req.file);
+    }
     case 'execute': {
       const db = await openDuckdb(req.file, true);
       try { await db.conn.run(req.sql); await db.conn.run('CHECKPOINT'); return { ok: true }; } finally { db.close(); }
@@ -118,6 +130,9 @@ async function handle(req: WorkerRequest): Promise<unknown> {
 // If the caller dies (even by SIGKILL) the IPC channel closes: stop at once so no
 // lock on a source database outlives the run that took it.
 process.on('disconnect', () => process.exit(1));
+// A terminal's Ctrl-C or a service manager's SIGTERM reaches the whole process group: the parent decides
+// (finish, or abort and kill this worker), so a signal alone must not end a copy half-way.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => {});
 
 process.once('message', (req: WorkerRequest) => {
   handle(req)
