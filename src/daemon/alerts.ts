@@ -104,6 +104,13 @@ export class Alerter {
 
   /** Waits (at most `timeoutMs`) for deliveries still in flight. */
   async flush(timeoutMs = 30000): Promise<void> {
-    await Promise.race([Promise.all([...this.pending]), sleep(timeoutMs)]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+    try {
+      await Promise.race([Promise.all([...this.pending]), timeout]);
+    } finally {
+      // a pending timer would keep a stopped daemon's process alive for the whole timeout
+      clearTimeout(timer);
+    }
   }
 }

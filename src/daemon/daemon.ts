@@ -72,11 +72,19 @@ export class Daemon {
     return (this.opts.env ?? process.env).DBGUARD_HTTP_TOKEN || this.config.http.token || undefined;
   }
 
-  /** Arms the schedules, starts the HTTP endpoints and queues catch-up backups. Throws ConfigError for an open, token-less bind. */
+  /**
+   * Arms the schedules, starts the HTTP endpoints and queues catch-up backups.
+   * Throws ConfigError for an open, token-less bind, a port in use, or an
+   * email login without DBGUARD_SMTP_PASSWORD.
+   */
   async start(): Promise<void> {
     const { host, port } = this.config.http;
     if (!isLoopback(host) && !this.token) {
       throw new ConfigError(`http.host is ${host}, which is not a loopback address, and no token is set`, 'set DBGUARD_HTTP_TOKEN (or http.token) so the endpoints require a bearer token, or bind to 127.0.0.1');
+    }
+    const email = this.config.alerts.email;
+    if (email?.user && !(this.opts.env ?? process.env).DBGUARD_SMTP_PASSWORD) {
+      throw new ConfigError(`alerts.email.user is ${email.user}, but DBGUARD_SMTP_PASSWORD is not set, so no alert email could be sent`, 'set DBGUARD_SMTP_PASSWORD in the daemon\'s environment (the password is never read from the config file), or remove alerts.email.user for a server without login');
     }
     this.repo.ensureDir();
     // Restore what the previous daemon knew: last check results and which runs were failing.

@@ -30,6 +30,25 @@ export const HISTORY_FILE = '.dbguard-history.jsonl';
 const KEEP = 10000;
 const COMPACT_AT = 12000;
 
+/** True for a missing or empty file, or one whose last byte is a newline. */
+function endsWithNewline(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return true;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return true;
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, size - 1);
+    return b[0] === 0x0a;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * The daemon's job history: an append-only JSON-lines file in the backup
  * folder, so it survives restarts and `status` can read it. Keeps the newest
@@ -63,12 +82,18 @@ export class JobHistory {
   /** Appends one record; compacts to the newest 10,000 when the file grows past 12,000. */
   append(record: JobRecord): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    fs.appendFileSync(this.file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-    if (this.lines < 0) this.lines = this.read().length;
-    else this.lines++;
+    let prefix = '';
+    if (this.lines < 0) {
+      this.lines = this.read().length;
+      // a torn last line has no newline: start a fresh line, or this record would be glued to it and lost
+      if (!endsWithNewline(this.file)) prefix = '\n';
+    }
+    fs.appendFileSync(this.file, `${prefix}${JSON.stringify(record)}\n`, { mode: 0o600 });
+    this.lines++;
     if (this.lines > COMPACT_AT) this.compact();
   }
 
+  /** Rewrites the file atomically with only the newest 10,000 records. */
   compact(): void {
     const records = this.read().slice(-KEEP);
     writeFileAtomic(this.file, records.map((r) => JSON.stringify(r)).join('\n') + '\n', 0o600);

@@ -1,5 +1,7 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import { ConfigError } from '../core/errors';
 import type { Logger } from '../core/types';
 
 export interface Endpoints {
@@ -8,8 +10,35 @@ export interface Endpoints {
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
-/** True for 127.0.0.0/8, ::1 and localhost. */
-export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+/** True for localhost and the loopback addresses 127.0.0.0/8, ::1 and ::ffff:127.x (a host name that merely starts with "127." is not). */
+export const isLoopback = (host: string) => {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+};
+
+/** Compares the Authorization header with the token in constant time. */
+const authorized = (header: string | undefined, token: string) => {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
+};
+
+/** A listen failure as a configuration error naming http.host / http.port and the fix. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`http.port ${port} on ${host} is already in use (another dbguard daemon?)`, 'stop the other process, or set http.port (or DBGUARD_HTTP_PORT) to a free port');
+    case 'EACCES':
+      return new ConfigError(`http.port ${port} on ${host} needs privileges this user does not have`, 'use a port above 1023 in http.port');
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ConfigError(`http.host ${host} is not an address of this machine (${err.code})`, 'set http.host to 127.0.0.1 or an address of this machine');
+    default:
+      return err;
+  }
+}
 
 /**
  * Serves GET /health (200 healthy or degraded, 503 unhealthy), /ready (200
@@ -26,9 +55,16 @@ export function startHttpServer(host: string, port: number, token: string | unde
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (url.pathname === '/ready') return endpoints.ready() ? send(200, JSON.stringify({ ready: true })) : send(503, JSON.stringify({ ready: false }));
-    if (token && req.headers.authorization !== `Bearer ${token}`) return send(401, JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <token>' }));
+    if (token && !authorized(req.headers.authorization, token)) return send(401, JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <token>' }));
     if (url.pathname === '/health') {
-      const h = endpoints.health();
+      let h: ReturnType<Endpoints['health']>;
+      try {
+        h = endpoints.health();
+      } catch (err) {
+        // e.g. the backup folder became unreadable: answer, never crash the daemon
+        log.error({ error: String(err) }, 'health failed');
+        return send(503, JSON.stringify({ status: 'unhealthy', error: 'health could not be computed; see the daemon log' }));
+      }
       return send(h.status === 'unhealthy' ? 503 : 200, JSON.stringify(h, null, 2));
     }
     if (url.pathname === '/metrics') {
@@ -41,9 +77,10 @@ export function startHttpServer(host: string, port: number, token: string | unde
     send(404, JSON.stringify({ error: 'not found', endpoints: ['/health', '/ready', '/metrics'] }));
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, host, port)));
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
+      server.on('error', (err) => log.error({ error: String(err) }, 'http server error'));
       const a = server.address() as AddressInfo;
       log.info({ host: a.address, port: a.port }, 'http endpoints listening');
       resolve(server);

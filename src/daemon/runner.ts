@@ -70,7 +70,7 @@ export class JobRunner {
     this.queued.add(key);
     const id = randomUUID();
     const base = { id, target, kind, reason };
-    this.history.append({ ...base, state: 'pending', attempt: 0, at: new Date().toISOString() });
+    this.record({ ...base, state: 'pending', attempt: 0, at: new Date().toISOString() });
     const prev = this.chains.get(target) ?? Promise.resolve();
     const run = prev.then(async () => {
       await this.acquire();
@@ -78,7 +78,7 @@ export class JobRunner {
         this.queued.delete(key);
         this.release();
         const rec: JobRecord = { ...base, state: 'cancelled', attempt: 0, at: new Date().toISOString() };
-        this.history.append(rec);
+        this.record(rec);
         return rec;
       }
       const controller = new AbortController();
@@ -97,39 +97,58 @@ export class JobRunner {
     return run;
   }
 
+  /** Appends to the history; a failed write (disk full, folder gone) is logged, never thrown into a run. */
+  private record(rec: JobRecord): void {
+    try {
+      this.history.append(rec);
+    } catch (err) {
+      this.log.error({ target: rec.target, kind: rec.kind, state: rec.state, error: (err as Error).message }, 'could not write the job history');
+    }
+  }
+
+  /** Tells the listener about a finished run; what it throws is logged, never turned into a failure or a retry. */
+  private finish(rec: JobRecord, err?: unknown): JobRecord {
+    try {
+      this.onFinished(rec, err);
+    } catch (e) {
+      this.log.error({ target: rec.target, kind: rec.kind, error: (e as Error).message }, 'after-run handling failed');
+    }
+    return rec;
+  }
+
   private async execute(base: { id: string; target: string; kind: JobKind; reason: string }, fn: JobFn, signal: AbortSignal): Promise<JobRecord> {
     const startedAt = new Date();
     const write = (r: Omit<JobRecord, 'id' | 'target' | 'kind' | 'at'>) => {
       const rec: JobRecord = { ...base, ...r, at: new Date().toISOString() };
-      this.history.append(rec);
+      this.record(rec);
       return rec;
     };
     for (let attempt = 1; ; attempt++) {
       write({ state: 'running', attempt, startedAt: startedAt.toISOString() });
+      let outcome: JobOutcome;
       try {
-        const outcome = await fn(signal, attempt);
-        const rec = write({ state: 'succeeded', attempt, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), durationMs: Date.now() - startedAt.getTime(), ...outcome });
-        this.onFinished(rec);
-        return rec;
+        outcome = await fn(signal, attempt);
       } catch (err) {
         const e = err instanceof DbguardError ? err : undefined;
         const error = { code: e?.code ?? 'internal', exitCode: e?.exitCode ?? ExitCode.internal, message: (err as Error)?.message ?? String(err) };
-        const extra = (err as { outcome?: JobOutcome }).outcome ?? {};
+        const extra = (err as { outcome?: JobOutcome } | undefined)?.outcome ?? {};
         const cancelled = signal.aborted || err instanceof InterruptedError;
         if (!cancelled && isRetryable(err) && attempt < this.retry.attempts) {
           const delay = backoffDelay(attempt, this.retry.baseDelayMs, this.retry.factor, this.retry.maxDelayMs);
           write({ state: 'retrying', attempt, startedAt: startedAt.toISOString(), error, ...extra });
           this.log.warn({ target: base.target, kind: base.kind, attempt, delayMs: delay, error: error.message }, 'run failed, retrying');
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, delay);
-            signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+            const onAbort = () => { clearTimeout(t); resolve(); };
+            const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, delay);
+            signal.addEventListener('abort', onAbort, { once: true });
           });
           if (!signal.aborted) continue;
         }
         const rec = write({ state: signal.aborted || cancelled ? 'cancelled' : 'failed', attempt, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), durationMs: Date.now() - startedAt.getTime(), error, ...extra });
-        this.onFinished(rec, err);
-        return rec;
+        return this.finish(rec, err);
       }
+      const rec = write({ state: 'succeeded', attempt, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), durationMs: Date.now() - startedAt.getTime(), ...outcome });
+      return this.finish(rec);
     }
   }
 

@@ -37,14 +37,19 @@ export async function run(ctx: CliContext, kind: string, opts: { install?: boole
   if (kind === 'windows') {
     const task = windowsTask(config);
     if (opts.install) {
-      const [file] = writeFiles(opts.dir ?? ctx.cwd, { 'dbguard-backup.xml': task.xml });
+      // written as UTF-16LE with a BOM, so the declaration says UTF-16
+      const [file] = writeFiles(opts.dir ?? ctx.cwd, { 'dbguard-backup.xml': windowsTask(config, undefined, 'UTF-16').xml });
       const command = windowsTask(config, file).command;
       if (ctx.opts.json) ctx.printJson({ ok: true, kind, file, command });
       else ctx.print(`wrote ${file} (UTF-16)\nregister it from an elevated prompt:\n  ${command}`);
       return 0;
     }
     if (ctx.opts.json) ctx.printJson({ ok: true, kind, xml: task.xml, command: task.command });
-    else ctx.print(`${task.xml}\n<!-- save as dbguard-backup.xml (or use --install --dir DIR), then from an elevated prompt:\n     ${task.command} -->`);
+    else {
+      // stdout is the XML alone (well-formed, UTF-8 as printed); how to use it goes to stderr
+      ctx.print(task.xml.trimEnd());
+      ctx.note(`save the XML above as dbguard-backup.xml (or use --install --dir DIR), then from an elevated prompt:\n  ${task.command}`);
+    }
     return 0;
   }
   throw new UsageError(`unknown scheduler "${kind}"`, 'use one of: cron, systemd, windows', 'bad-argument');

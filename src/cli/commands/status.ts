@@ -3,6 +3,14 @@ import { status } from '../../ops/status';
 import type { CliContext } from '../context';
 import { formatAge, formatBytes, table } from '../format';
 
+/** A length of time in the largest unit that keeps it readable: "40 s", "20 min", "12 h", "2 days". */
+function span(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 2 * 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} days`;
+}
+
 /** `dbguard status [targets]`: exit 0 when every target is healthy with a fresh backup, 4 otherwise. */
 export async function run(ctx: CliContext, selector: string | undefined): Promise<number> {
   const r = await status(ctx.config(), selector, ctx.env);
@@ -24,7 +32,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   ctx.print(table(['TARGET', 'STATUS', 'LAST VALID BACKUP', 'SIZE', 'BACKUPS', 'LAST CHECK', 'NEXT BACKUP'], rows));
   for (const t of r.targets) {
     if (t.lastFailure) ctx.print(`${t.target}: last failure ${when(t.lastFailure.at)} (${t.lastFailure.kind}): ${t.lastFailure.message ?? t.lastFailure.code}`);
-    if (!t.fresh) ctx.print(`${t.target}: ${t.lastBackup ? `the newest valid backup is older than ${Math.round(t.staleAfterSeconds / 3600)} h (2 schedule periods)` : 'no valid backup'}: run dbguard backup ${t.target}`);
+    if (!t.fresh) ctx.print(`${t.target}: ${t.lastBackup ? `the newest valid backup is older than ${span(t.staleAfterSeconds)} (2 schedule periods)` : 'no valid backup'}: run dbguard backup ${t.target}`);
   }
   ctx.print(`daemon: ${r.daemon.answering ? c.green(`answering at ${r.daemon.url} (${r.daemon.status})`) : c.yellow(`not answering at ${r.daemon.url}`)}`);
   return r.ok ? 0 : 4;

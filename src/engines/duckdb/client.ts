@@ -30,7 +30,9 @@ export interface RunOptions {
  */
 export function runWorker<T>(req: WorkerRequest, opts: RunOptions = {}): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const child = fork(workerPath(), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // detached: a process group of its own, so a terminal's Ctrl-C or a service manager's SIGTERM to
+    // dbguard's group never kills a worker (not even while it starts); dbguard aborts it when it decides to
+    const child = fork(workerPath(), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
     let settled = false;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 4000) stderr += d.toString(); });

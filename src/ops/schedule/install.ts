@@ -7,14 +7,24 @@ import { CRON_MARKER } from './render';
 /**
  * Installs the crontab line through `crontab -l` / `crontab -`: every existing
  * line is kept except dbguard's own marked line(s), which are replaced. Returns
- * the new crontab. Throws UsageError when crontab is not installed.
+ * the new crontab. Throws UsageError when crontab is not installed, and
+ * StorageError (changing nothing) when the current table cannot be read.
  */
 export function installCrontab(line: string, env: NodeJS.ProcessEnv = process.env): string {
   const list = spawnSync('crontab', ['-l'], { encoding: 'utf8', env });
   if (list.error) throw new UsageError(`cannot run crontab: ${(list.error as NodeJS.ErrnoException).code ?? list.error.message}`, 'install cron, or use dbguard schedule systemd');
-  // `crontab -l` exits 1 with "no crontab for <user>" when there is none yet.
+  // `crontab -l` exits 1 with "no crontab for <user>" when there is none yet; any other
+  // failure must stop here, or the user's table would be replaced by dbguard's line alone.
+  if (list.status !== 0 && !/no crontab/i.test(list.stderr ?? '')) {
+    throw new StorageError(`crontab -l failed: ${(list.stderr || '').trim() || `exit ${list.status}`}`, 'check that this user may use cron (cron.allow / cron.deny); the crontab was not changed');
+  }
   const current = list.status === 0 ? list.stdout : '';
-  const kept = current.split('\n').filter((l) => l.trim() && !l.includes(CRON_MARKER) && !/^CRON_TZ=.*# dbguard$/.test(l));
+  // dbguard's own entry is its marked line plus, with a time zone, the CRON_TZ= line right above it
+  // (cron allows no comment on a variable line, so that one cannot carry the marker itself)
+  const lines = current.split('\n');
+  const ours = (i: number) => lines[i]?.includes(CRON_MARKER) ?? false;
+  const kept = lines.filter((l, i) => !ours(i) && !(/^\s*CRON_TZ=/.test(l) && ours(i + 1)));
+  while (kept.length && !kept[kept.length - 1]!.trim()) kept.pop();
   const next = `${[...kept, line].join('\n')}\n`;
   const write = spawnSync('crontab', ['-'], { input: next, encoding: 'utf8', env });
   if (write.status !== 0) throw new StorageError(`crontab refused the new table: ${(write.stderr || '').trim() || `exit ${write.status}`}`, 'check that this user may use cron (cron.allow / cron.deny)');

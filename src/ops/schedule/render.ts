@@ -30,8 +30,16 @@ export function cronLine(config: Config): string {
   const log = path.join(config.baseDir, 'dbguard-backup.log');
   const cmd = [node, cli, 'backup', 'all', ...configArgs(config), '--quiet'].map(sh).join(' ');
   const tz = config.schedule.timezone === 'local' ? '' : `CRON_TZ=${config.schedule.timezone}\n`;
-  return `${tz}${expr} cd ${sh(config.baseDir)} && ${cmd} >> ${sh(log)} 2>&1 ${CRON_MARKER}`;
+  // cron turns a bare % in the command into a newline; \% passes a literal %
+  const command = `cd ${sh(config.baseDir)} && ${cmd} >> ${sh(log)} 2>&1`.replace(/%/g, '\\%');
+  return `${tz}${expr} ${command} ${CRON_MARKER}`;
 }
+
+/** One ExecStart= argument: double-quoted when it has spaces or quotes; % doubled (systemd specifiers). */
+const unitArg = (s: string) => {
+  const v = s.replace(/%/g, '%%');
+  return /[\s"'\\;]/.test(v) ? `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : v;
+};
 
 /** Folders a hardened unit must be allowed to write: each database's folder (WAL, restore) and the backup folder. */
 function writablePaths(config: Config): string[] {
@@ -45,13 +53,13 @@ const HARDENING = (config: Config) => [
   'ProtectKernelTunables=yes',
   'ProtectControlGroups=yes',
   'RestrictSUIDSGID=yes',
-  `ReadWritePaths=${writablePaths(config).join(' ')}`,
+  `ReadWritePaths=${writablePaths(config).map(unitArg).join(' ')}`,
 ];
 
 /** systemd units: a oneshot service + timer for backups, or (daemonUnit) the daemon as a service. */
 export function systemdUnits(config: Config, daemonUnit = false): Record<string, string> {
   const { node, cli } = installation();
-  const exec = (args: string[]) => [node, cli, ...args, ...configArgs(config)].join(' ');
+  const exec = (args: string[]) => [node, cli, ...args, ...configArgs(config)].map(unitArg).join(' ');
   if (daemonUnit) {
     return {
       'dbguard.service': [
@@ -68,6 +76,8 @@ export function systemdUnits(config: Config, daemonUnit = false): Record<string,
         'RestartSec=5s',
         `TimeoutStopSec=${Math.ceil(config.shutdownTimeoutMs / 1000) + 15}`,
         'KillSignal=SIGTERM',
+        // SIGTERM to the daemon only: it finishes or cancels its DuckDB worker processes itself
+        'KillMode=mixed',
         ...HARDENING(config),
         '',
         '[Install]',
@@ -138,12 +148,17 @@ function calendarTrigger(expr: string): string {
   return `    <CalendarTrigger>\n${repetition}      <StartBoundary>2024-01-01T${hour}:${pad(f.minute)}:${pad(f.second)}</StartBoundary>\n      <Enabled>true</Enabled>\n${schedule}    </CalendarTrigger>\n`;
 }
 
-/** Task Scheduler XML (schema 1.2) that runs scripts\backup_db.ps1 all on schedule.backup, and the schtasks command to register it. */
-export function windowsTask(config: Config, xmlFile = 'dbguard-backup.xml'): { xml: string; command: string } {
+/**
+ * Task Scheduler XML (schema 1.2) that runs scripts\backup_db.ps1 all on
+ * schedule.backup, and the schtasks command to register it. `encoding` is what
+ * the declaration says: UTF-16 for a file written as UTF-16LE (as schtasks
+ * expects), UTF-8 for text printed to a terminal or pipe.
+ */
+export function windowsTask(config: Config, xmlFile = 'dbguard-backup.xml', encoding: 'UTF-8' | 'UTF-16' = 'UTF-8'): { xml: string; command: string } {
   const { scripts } = installation();
   const ps1 = path.join(scripts, 'backup_db.ps1');
   const args = `-NoProfile -ExecutionPolicy Bypass -File "${ps1}" all${config.file ? ` --config "${config.file}"` : ''}`;
-  const body = `<?xml version="1.0" encoding="UTF-16"?>
+  const body = `<?xml version="1.0" encoding="${encoding}"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <RegistrationInfo>
     <Description>dbguard: back up all DuckDB databases (${xml(config.schedule.backup)})</Description>
