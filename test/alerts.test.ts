@@ -95,6 +95,17 @@ test('a damaged source found by a backup alerts at once, without retries', async
   expect(hook.requests.map((r) => [r.json.target, r.json.event, r.json.kind])).toEqual([['staging', 'damage', 'backup']]);
 });
 
+test('the same damage found by two checks in a row is alerted once', async () => {
+  const hook = await recorder();
+  const site = await box.site({ alerts: { webhook: { url: `${hook.url}/h` } } });
+  const d = await daemons.start(site.config());
+  fs.writeFileSync(site.db('staging'), 'corrupted data\n');
+  expect(await d.trigger('staging', 'check', 'schedule')).toMatchObject({ state: 'failed' });
+  expect(await d.trigger('staging', 'check', 'schedule')).toMatchObject({ state: 'failed' });
+  await d.alerter.flush(10000);
+  expect(hook.requests.filter((r) => r.json.event === 'damage').map((r) => r.json.target)).toEqual(['staging']);
+});
+
 test('format "slack" posts {text}', async () => {
   const hook = await recorder();
   const site = await box.site({ alerts: { webhook: { url: `${hook.url}/slack`, format: 'slack' } } });

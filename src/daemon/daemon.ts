@@ -154,11 +154,14 @@ export class Daemon {
     const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences });
     if (c.busy) throw new BusyError(`${c.path} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'})`, 'the check is retried with backoff', c.busy.pid);
     const findings = c.findings.map((f) => f.code);
+    const before = this.lastCheck.get(target);
     this.lastCheck.set(target, { ok: c.ok, at: new Date().toISOString(), findings });
     this.metrics.healthy.set({ target }, c.ok ? 1 : 0);
     if (c.ok) return { healthy: true, findings };
     const message = c.findings.filter((f) => f.severity === 'error').map((f) => f.message).join('; ');
-    this.alerter.notify(target, 'damage', 'check', message);
+    // Alert when damage appears or changes, not again on every hourly check of the same damage.
+    if (before?.ok !== false || before.findings.join() !== findings.join()) this.alerter.notify(target, 'damage', 'check', message);
+    else this.log.warn({ target, findings }, 'database still damaged (already alerted)');
     if (this.config.autoRepair && !signal.aborted && (await this.autoRepair(target, signal))) {
       const again = await checkDatabase(target, this.config.targets[target]!.path, { quick: true });
       this.lastCheck.set(target, { ok: again.ok, at: new Date().toISOString(), findings: again.findings.map((f) => f.code) });
