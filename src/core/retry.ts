@@ -1,4 +1,4 @@
-import { BusyError } from './errors';
+import { BusyError, InterruptedError } from './errors';
 
 /** Parses "30s", "5m", "1h", "500ms" or a bare number of seconds into milliseconds; undefined when invalid. */
 export function parseDuration(text: string): number | undefined {
@@ -14,16 +14,19 @@ export function backoffDelay(attempt: number, base: number, factor: number, max:
   return Math.min(max, base * factor ** (attempt - 1));
 }
 
+/** Waits `ms`, or less when `signal` aborts; leaves no listener behind on the signal. */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    const onAbort = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 /**
  * Runs `fn`, retrying while it throws BusyError, with exponential backoff
  * (250 ms doubling, at most 10 s apart) until `waitMs` has passed; then
- * rethrows the last BusyError. With waitMs 0 it runs once.
+ * rethrows the last BusyError. With waitMs 0 it runs once. An abort of
+ * `signal` while waiting ends the wait with InterruptedError (exit 130).
  */
 export async function retryWhileBusy<T>(fn: () => Promise<T> | T, waitMs: number, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + waitMs;
@@ -32,9 +35,9 @@ export async function retryWhileBusy<T>(fn: () => Promise<T> | T, waitMs: number
       return await fn();
     } catch (err) {
       const left = deadline - Date.now();
-      if (!(err instanceof BusyError) || left <= 0 || signal?.aborted) throw err;
-      await sleep(Math.min(left, backoffDelay(attempt, 250, 2, 10000)), signal);
-      if (signal?.aborted) throw err;
+      if (!(err instanceof BusyError) || left <= 0) throw err;
+      if (!signal?.aborted) await sleep(Math.min(left, backoffDelay(attempt, 250, 2, 10000)), signal);
+      if (signal?.aborted) throw new InterruptedError(`interrupted while waiting: ${err.message}`);
     }
   }
 }

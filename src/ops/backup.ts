@@ -5,7 +5,7 @@ import { BusyError, DbguardError, IntegrityError, InterruptedError, StorageError
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
-import type { InspectResult, ScanResult, SnapshotResult } from '../engines/duckdb/protocol';
+import type { InspectResult, ScanResult, SnapshotResult, WorkerRequest } from '../engines/duckdb/protocol';
 import { fsyncDir } from '../storage/atomic';
 import { sha256File } from '../storage/hash';
 import { acquireLock, type LockInfo } from '../storage/lock';
@@ -58,6 +58,8 @@ export const spaceNeeded = (bytes: number) => Math.ceil(bytes * 1.1) + 16 * 1024
 function workerError(err: unknown, target: string, file: string): Error {
   if (!(err instanceof WorkerFailed)) return err as Error;
   const f = err.failure;
+  // Ctrl-C on a terminal signals the whole process group: the worker dies of it too.
+  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`);
   if (f.kind === 'lock') {
     return new BusyError(`${file} is in use by PID ${f.pid ?? '?'} (${f.exe ?? 'another program'}), which holds it read-write`, `stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy`, f.pid);
   }
@@ -82,7 +84,7 @@ function fsyncFile(file: string, mode: number): void {
 /**
  * Backs up one target: lock, clean leftovers, quick check of the source,
  * free-space check, consistent copy under DuckDB's shared lock, checkpoint
- * into one file, validation in a separate process (full read, row counts and
+ * into one file (when a WAL was copied), validation in a separate process (full read, row counts and
  * schema against the source at copy time, sha256), atomic publication
  * (fsync, rename, mode 0600, then the manifest), then rotation.
  *
@@ -106,6 +108,27 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     try { return await fn(); } finally { phases[phase] = Date.now() - t0; }
   };
   const progress = (phase: string, done: number, total: number) => opts.onProgress?.({ target, phase, done, total });
+  // A worker that died before answering is asked once more: a Ctrl-C or a service
+  // stop meant for dbguard can reach it while it starts, which says nothing about
+  // the file. A file that really crashes DuckDB crashes it twice.
+  const crashedOnce = (e: unknown) => !opts.signal?.aborted && e instanceof WorkerFailed && e.failure.kind === 'crash';
+  const work = async <T>(req: WorkerRequest, cleanup: () => void = () => {}): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await runWorker<T>(req, { signal: opts.signal, onProgress: progress });
+      } catch (e) {
+        cleanup();
+        if (attempt > 1 || !crashedOnce(e)) throw e;
+        log.warn({ target, action: req.action, error: (e as WorkerFailed).failure.message }, 'a DuckDB worker stopped without answering; trying once more');
+      }
+    }
+  };
+  const quickCheck = async () => {
+    const r = await checkDatabase(target, source, { quick: true });
+    if (opts.signal?.aborted || !r.findings.some((f) => f.code === 'engine-crash')) return r;
+    log.warn({ target }, 'the DuckDB worker of the quick check stopped without answering; checking once more');
+    return checkDatabase(target, source, { quick: true });
+  };
 
   repo.ensureDir();
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal);
@@ -113,12 +136,12 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
   let tmp: string | undefined;
   try {
     const cleaned = repo.leftovers(target);
-    for (const f of cleaned) fs.rmSync(f, { force: true });
+    for (const f of cleaned) fs.rmSync(f, { force: true, recursive: true });
     if (cleaned.length) log.warn({ target, cleaned }, 'removed temporary files of an earlier, interrupted run');
 
     await timed('preflight', async () => {
       const check = await retryWhileBusy(async () => {
-        const r = await checkDatabase(target, source, { quick: true });
+        const r = await quickCheck();
         if (r.busy) throw new BusyError(`${source} is in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'another program'}), which holds it read-write`, 'stop that process, or retry with --wait 5m', r.busy.pid);
         return r;
       }, waitMs, opts.signal);
@@ -144,23 +167,26 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     const tmpFile = tmp;
     const snap = await timed('copy', () =>
       retryWhileBusy(
-        () => runWorker<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, { signal: opts.signal, onProgress: progress }).catch((e) => {
-          fs.rmSync(tmpFile, { force: true });
-          fs.rmSync(`${tmpFile}.wal`, { force: true });
-          throw workerError(e, target, source);
-        }),
+        () => {
+          const removeCopy = () => {
+            fs.rmSync(tmpFile, { force: true });
+            fs.rmSync(`${tmpFile}.wal`, { force: true });
+          };
+          return work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); });
+        },
         waitMs,
         opts.signal,
       ),
     );
-    await timed('checkpoint', () => runWorker({ action: 'checkpoint', file: tmpFile }, { signal: opts.signal }).catch((e) => { throw workerError(e, target, source); }));
+    // A copy taken without a WAL is already one self-contained file: no checkpoint needed.
+    if (snap.walCopied) await timed('checkpoint', () => work({ action: 'checkpoint', file: tmpFile }).catch((e) => { throw workerError(e, target, source); }));
     if (fs.existsSync(`${tmpFile}.wal`)) {
       throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
     }
 
     const [validated, sha256] = await timed('validate', () =>
       Promise.all([
-        runWorker<InspectResult & ScanResult>({ action: 'validate', file: tmpFile }, { signal: opts.signal, onProgress: progress }).catch((e) => { throw workerError(e, target, tmpFile); }),
+        work<InspectResult & ScanResult>({ action: 'validate', file: tmpFile }).catch((e) => { throw workerError(e, target, tmpFile); }),
         sha256File(tmpFile, opts.signal),
       ]),
     );
@@ -216,6 +242,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       fs.rmSync(tmp, { force: true });
       fs.rmSync(`${tmp}.wal`, { force: true });
     }
+    // A Ctrl-C reaches the DuckDB workers and dbguard at the same moment. When a
+    // worker died first, give dbguard's own signal handler a moment to run, so an
+    // interruption is reported as one (130) and never as a damaged database (4).
+    if (err instanceof IntegrityError && opts.signal && !opts.signal.aborted) await new Promise((r) => setTimeout(r, 200));
     if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`);
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, repo.dir, 'writing a backup in') ?? err;

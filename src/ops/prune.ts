@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import type { Config } from '../config/load';
 import { planRetention, type RetentionPolicy } from '../core/retention';
 import { retryWhileBusy } from '../core/retry';
@@ -44,7 +45,8 @@ export async function prune(config: Config, selector: string | undefined, opts: 
   };
   const out: PruneResult[] = [];
   for (const target of names) {
-    const lock = opts.dryRun ? undefined : await retryWhileBusy(() => acquireLock(repo.dir, target, 'prune'), opts.waitMs ?? 0);
+    // No backup folder means nothing to prune (and no place for a lock file).
+    const lock = opts.dryRun || !fs.existsSync(repo.dir) ? undefined : await retryWhileBusy(() => acquireLock(repo.dir, target, 'prune'), opts.waitMs ?? 0);
     try {
       const { plan, entries } = applyRetention(repo, target, policy, now, opts.dryRun);
       out.push({

@@ -1,6 +1,6 @@
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
-import { UsageError } from '../core/errors';
+import { InterruptedError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import type { Finding } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -98,7 +98,21 @@ export async function verifyTargets(config: Config, selector: string | undefined
     }
     const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'verify'), opts.waitMs ?? 0, opts.signal);
     try {
-      for (const entry of chosen) results.push(await verifyBackup(entry, opts));
+      for (const entry of chosen) {
+        if (opts.signal?.aborted) throw new InterruptedError('verify interrupted');
+        let result: VerifyResult;
+        try {
+          result = await verifyBackup(entry, opts);
+        } catch (err) {
+          if (opts.signal?.aborted) throw new InterruptedError('verify interrupted');
+          throw storageErrorFrom(err, entry.file, 'reading') ?? err;
+        }
+        // A Ctrl-C reaches the DuckDB worker and dbguard at once: when the worker died
+        // first, let dbguard's own handler run so an interruption never reads as damage.
+        if (!result.ok && opts.signal && !opts.signal.aborted) await new Promise((r) => setTimeout(r, 200));
+        if (opts.signal?.aborted) throw new InterruptedError('verify interrupted');
+        results.push(result);
+      }
     } finally {
       lock.release();
     }

@@ -22,21 +22,42 @@ export interface BackupEntry {
 export const TEMP_SUFFIX = '.tmp';
 
 /**
+ * The target of a temporary file that dbguard names, or undefined for any
+ * other file: `.<id>.tmp` and DuckDB's files beside it such as `.<id>.tmp.wal`
+ * (a copy in progress), and
+ * `.<id>.duckdb.json.<pid>.tmp` (a manifest being written), where `<id>` is a
+ * backup id. Exact, so no other file — nor another target's — is ever cleaned.
+ */
+export function tempFileTarget(fileName: string): string | undefined {
+  const m = /^\.(.+?)(?:\.duckdb\.json\.\d+\.tmp|\.tmp(?:\..+)?)$/.exec(fileName);
+  return m ? parseBackupName(`${m[1]}.duckdb`)?.target : undefined;
+}
+
+/**
  * The backup folder of one configuration: naming, listing, temporary files.
  * Only files that match the backup naming pattern are ever listed or removed.
  */
 export class BackupRepository {
   constructor(readonly dir: string) {}
 
-  /** Creates the folder (mode 0700) if needed. Throws StorageError (exit 6) when it cannot. */
+  /**
+   * Creates the folder (mode 0700) and any missing parents if needed.
+   * Throws StorageError (exit 6) naming the folder when it cannot be created
+   * or written.
+   */
   ensureDir(): void {
     try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      mkdirParents(this.dir, 0o700);
       if ((fs.statSync(this.dir).mode & 0o777) !== 0o700) fs.chmodSync(this.dir, 0o700);
       fs.accessSync(this.dir, fs.constants.W_OK);
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = `set backupDir in the config (or DBGUARD_BACKUP_DIR) to a folder the user running dbguard can create and write`;
+      if (code === 'ENOTDIR' || code === 'EEXIST') {
+        throw new StorageError(`backup folder ${this.dir} cannot be created: ${(err as NodeJS.ErrnoException).path ?? 'a part of that path'} is a file, not a folder`, hint, 'bad-path');
+      }
       throw storageErrorFrom(err, this.dir, 'creating the backup folder') ??
-        new StorageError(`backup folder ${this.dir} cannot be created or written: ${(err as Error).message}`, 'fix backupDir in the config or the folder permissions');
+        new StorageError(`backup folder ${this.dir} cannot be created or written: ${(err as Error).message}`, hint);
     }
   }
 
@@ -99,13 +120,44 @@ export class BackupRepository {
     } catch {
       return [];
     }
-    const prefix = `.${target}_data_`;
-    return names.filter((n) => n.startsWith(prefix) && n.includes(TEMP_SUFFIX)).map((n) => path.join(this.dir, n));
+    return names.filter((n) => tempFileTarget(n) === target).map((n) => path.join(this.dir, n));
   }
 
   /** Removes a backup: the data file first, then its manifest (a lone manifest is ignored by list). */
   remove(entry: BackupEntry): void {
     fs.rmSync(entry.file, { force: true });
     fs.rmSync(manifestPath(entry.file), { force: true });
+  }
+}
+
+/**
+ * `mkdir -p` that always terminates. Node 20's `mkdirSync(…, { recursive: true })`
+ * loops forever when the kernel answers ENOENT for a folder whose parent
+ * exists (e.g. under /proc). Creates each missing level in turn, with `mode`.
+ */
+function mkdirParents(dir: string, mode: number): void {
+  const missing: string[] = [];
+  let cur = path.resolve(dir);
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(cur);
+    } catch (err) {
+      // ENOTDIR: a parent is a file; walking up finds and names it
+      if (!['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+    if (st?.isDirectory()) break;
+    if (st) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${cur}'`), { code: 'ENOTDIR', path: cur });
+    missing.push(cur);
+    const parent = path.dirname(cur);
+    if (parent === cur) break;
+    cur = parent;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw err;
+    }
   }
 }

@@ -45,9 +45,13 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       backups: results.map((r) => ({
         target: r.target, id: r.id, file: r.file, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
+        ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),
       })),
       errors: failures,
     });
+    // The error contract of --json: the failure that sets the exit code, as JSON on stderr.
+    const first = failures[0];
+    if (first) process.stderr.write(`${JSON.stringify({ error: { code: first.code, exitCode: first.exitCode, message: first.message, hint: first.hint, target: first.target } })}\n`);
   }
   if (failures.length) return failures[0]!.exitCode;
   return results.some((r) => r.status !== 'valid') ? ExitCode.integrity : ExitCode.ok;
