@@ -147,7 +147,7 @@ describe('doctor', () => {
     expect(j.json.items.map((i: { check: string }) => i.check)).toEqual([
       'node', 'duckdb', 'config', 'production database', 'production folder', 'staging database', 'staging folder', 'backup folder', 'disk space',
     ]);
-    expect(j.json.items.find((i: { check: string }) => i.check === 'duckdb').detail).toContain('DuckDB v1.5.6');
+    expect(j.json.items.find((i: { check: string }) => i.check === 'duckdb').detail).toContain(`DuckDB v${require('@duckdb/node-api/package.json').version.replace(/-.*$/, '')}`);
     for (const i of j.json.items) expect(i).toMatchObject({ ok: true, severity: 'ok', fix: '' });
   });
 

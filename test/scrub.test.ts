@@ -1,7 +1,7 @@
 /**
  * The offline engine pieces that read DuckDB files without DuckDB: block
  * checksum (against a BigInt reference), file header, free list and the block
- * scrub, on real files made by DuckDB 1.5.6.
+ * scrub, on real files made by the installed DuckDB.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -93,12 +93,12 @@ const copyOf = (name: string) => {
 };
 
 describe('file header', () => {
-  test('a DuckDB 1.5.6 file: magic, storage version, library, active header and block geometry', () => {
+  test('a DuckDB file: magic, storage version, library, active header and block geometry', () => {
     const h = readFileHeader(music);
     expect(h.kind).toBe('duckdb');
     expect(h.fileSize).toBe(fs.statSync(music).size);
     expect(h.storageVersion).toBe(64);
-    expect(h.library).toBe('v1.5.6');
+    expect(h.library).toBe(`v${require('@duckdb/node-api/package.json').version.replace(/-.*$/, '')}`);
     expect(h.mainChecksumOk).toBe(true);
     expect(h.headers.map((x) => [x.offset, x.checksumOk])).toEqual([[4096, true], [8192, true]]);
     expect(h.active).toBeDefined();
