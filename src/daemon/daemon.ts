@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Config } from '../config/load';
-import { BusyError, ConfigError, DbguardError, IntegrityError } from '../core/errors';
+import { BusyError, ConfigError, IntegrityError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget } from '../ops/backup';
@@ -203,7 +203,7 @@ export class Daemon {
     this.failures++;
     this.failing.add(key);
     // Damage was alerted the moment it was found; everything else is alerted once retries are spent.
-    const damage = err instanceof DbguardError && (err.code === 'damaged' || err.code === 'source-damaged');
+    const damage = err instanceof IntegrityError;
     if (!damage) this.alerter.notify(rec.target, 'failure', rec.kind, `${rec.kind} failed after ${rec.attempt} attempt(s): ${rec.error?.message ?? 'unknown error'}`);
   }
 

@@ -9,11 +9,11 @@ import type { InspectResult, ScanResult, SnapshotResult, WorkerRequest } from '.
 import { fsyncDir } from '../storage/atomic';
 import { sha256File } from '../storage/hash';
 import { acquireLock, type LockInfo } from '../storage/lock';
-import { writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
+import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
 import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { readFileHeader } from '../engines/duckdb/header';
-import { checkDatabase } from './check';
+import { fileFindings } from './check';
 import { applyRetention } from './prune';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
@@ -50,6 +50,8 @@ export interface BackupResult {
   cleaned: string[];
   walIncluded: boolean;
   lockTakenOverFrom?: LockInfo;
+  /** Set when the backup was published but removing old ones failed. */
+  rotationError?: string;
 }
 
 /** Free space needed for a copy of `bytes`: the copy plus 10% and 16 MiB of headroom. */
@@ -71,25 +73,36 @@ function freeBytes(dir: string): number {
   return Number(s.bavail) * Number(s.bsize);
 }
 
-function fsyncFile(file: string, mode: number): void {
-  const fd = fs.openSync(file, 'r+');
+async function fsyncFile(file: string, mode: number): Promise<void> {
+  const handle = await fs.promises.open(file, 'r+');
   try {
-    fs.fsyncSync(fd);
-    fs.fchmodSync(fd, mode);
+    await handle.sync();
+    await handle.chmod(mode);
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
 }
 
+function refuse(target: string, damage: string[]): IntegrityError {
+  return new IntegrityError(
+    `${target}: refusing to back up a damaged database: ${damage[0]}${damage.length > 1 ? ` (and ${damage.length - 1} more finding(s))` : ''}`,
+    `run dbguard check ${target} for details and dbguard repair ${target}; backing up damage would rotate good backups away (--allow-damaged stores the copy as invalid)`,
+    'source-damaged',
+  );
+}
+
 /**
- * Backs up one target: lock, clean leftovers, quick check of the source,
- * free-space check, consistent copy under DuckDB's shared lock, checkpoint
- * into one file (when a WAL was copied), validation in a separate process (full read, row counts and
- * schema against the source at copy time, sha256), atomic publication
- * (fsync, rename, mode 0600, then the manifest), then rotation.
+ * Backs up one target: lock, clean leftovers, check the source file and its
+ * header and the free space, then a consistent copy under DuckDB's shared
+ * lock (the catalog, row counts and NULL-key test are taken under the same
+ * lock), a checkpoint of the copy when a WAL came with it, validation in a
+ * separate process (full read, row counts and schema against the source at
+ * copy time) beside fsync and sha256, publication (manifest, then the atomic
+ * rename of the data file, mode 0600), then rotation.
  *
- * Crash-atomic: until the rename, only `.<id>.tmp*` files exist and any
- * failure or interruption removes them; rotation runs only after a valid
+ * Crash-atomic: until the rename only `.<id>.tmp*` files (and at most a
+ * manifest without data) exist, and any failure or interruption removes them;
+ * the next run removes what a kill left. Rotation runs only after a valid
  * backup is published, so a failed run deletes nothing. The source is only
  * ever opened READ_ONLY. Throws IntegrityError (4), BusyError (5),
  * StorageError (6) or InterruptedError (130).
@@ -112,10 +125,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
   // stop meant for dbguard can reach it while it starts, which says nothing about
   // the file. A file that really crashes DuckDB crashes it twice.
   const crashedOnce = (e: unknown) => !opts.signal?.aborted && e instanceof WorkerFailed && e.failure.kind === 'crash';
-  const work = async <T>(req: WorkerRequest, cleanup: () => void = () => {}): Promise<T> => {
+  const work = async <T>(req: WorkerRequest, cleanup: () => void = () => {}, onProgress = progress): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await runWorker<T>(req, { signal: opts.signal, onProgress: progress });
+        return await runWorker<T>(req, { signal: opts.signal, onProgress });
       } catch (e) {
         cleanup();
         if (attempt > 1 || !crashedOnce(e)) throw e;
@@ -123,41 +136,28 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       }
     }
   };
-  const quickCheck = async () => {
-    const r = await checkDatabase(target, source, { quick: true });
-    if (opts.signal?.aborted || !r.findings.some((f) => f.code === 'engine-crash')) return r;
-    log.warn({ target }, 'the DuckDB worker of the quick check stopped without answering; checking once more');
-    return checkDatabase(target, source, { quick: true });
-  };
 
   repo.ensureDir();
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal);
   if (lock.tookOverFrom) log.warn({ target, stale: lock.tookOverFrom }, 'took over a stale lock of a dead process');
   let tmp: string | undefined;
+  let manifestWritten: string | undefined;
   try {
     const cleaned = repo.leftovers(target);
     for (const f of cleaned) fs.rmSync(f, { force: true, recursive: true });
     if (cleaned.length) log.warn({ target, cleaned }, 'removed temporary files of an earlier, interrupted run');
 
-    await timed('preflight', async () => {
-      const check = await retryWhileBusy(async () => {
-        const r = await quickCheck();
-        if (r.busy) throw new BusyError(`${source} is in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'another program'}), which holds it read-write`, 'stop that process, or retry with --wait 5m', r.busy.pid);
-        return r;
-      }, waitMs, opts.signal);
-      const damage = check.findings.filter((f) => f.severity === 'error');
-      if (damage.length && !opts.allowDamaged) {
-        throw new IntegrityError(
-          `${target}: refusing to back up a damaged database: ${damage[0]!.message}${damage.length > 1 ? ` (and ${damage.length - 1} more finding(s))` : ''}`,
-          `run dbguard check ${target} for details and dbguard repair ${target}; backing up damage would rotate good backups away (--allow-damaged stores the copy as invalid)`,
-          'source-damaged',
-        );
-      }
+    // Preflight without DuckDB: the file and its header. The catalog is read by
+    // the snapshot itself, under the same lock as the copy.
+    await timed('preflight', () => {
+      const pre = fileFindings(target, source);
+      const damage = pre.findings.filter((f) => f.severity === 'error').map((f) => f.message);
+      if (damage.length && (pre.stop || !opts.allowDamaged)) throw refuse(target, damage);
       const walBytes = fs.existsSync(`${source}.wal`) ? fs.statSync(`${source}.wal`).size : 0;
-      const need = spaceNeeded(fs.statSync(source).size + walBytes * 2);
+      const need = spaceNeeded((pre.bytes ?? 0) + walBytes * 2);
       const free = freeBytes(repo.dir);
       if (free < need) {
-        throw new StorageError(`not enough free space in ${repo.dir}: ${free} bytes free, ${need} needed (database and WAL ${fs.statSync(source).size + walBytes} bytes plus headroom)`, 'free space on that disk, lower keep, or point backupDir to a larger disk', 'disk-full');
+        throw new StorageError(`not enough free space in ${repo.dir}: ${free} bytes free, ${need} needed (database and WAL ${(pre.bytes ?? 0) + walBytes} bytes plus headroom)`, 'free space on that disk, lower keep, or point backupDir to a larger disk', 'disk-full');
       }
     });
 
@@ -165,29 +165,43 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     const id = newBackupId(target, createdAt, (x) => repo.taken(x));
     tmp = repo.tempOf(id);
     const tmpFile = tmp;
-    const snap = await timed('copy', () =>
+    const removeCopy = () => {
+      fs.rmSync(tmpFile, { force: true });
+      fs.rmSync(`${tmpFile}.wal`, { force: true });
+    };
+    const snap = await timed('snapshot', () =>
       retryWhileBusy(
-        () => {
-          const removeCopy = () => {
-            fs.rmSync(tmpFile, { force: true });
-            fs.rmSync(`${tmpFile}.wal`, { force: true });
-          };
-          return work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); });
-        },
+        () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); }),
         waitMs,
         opts.signal,
       ),
     );
-    // A copy taken without a WAL is already one self-contained file: no checkpoint needed.
-    if (snap.walCopied) await timed('checkpoint', () => work({ action: 'checkpoint', file: tmpFile }).catch((e) => { throw workerError(e, target, source); }));
-    if (fs.existsSync(`${tmpFile}.wal`)) {
-      throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
+    phases.copy = snap.copyMs;
+    const catalogDamage = [
+      ...(snap.unreadable ?? []).map((u) => `table ${u.schema}.${u.table} cannot be read: ${u.error.message}`),
+      ...snap.nullPrimaryKeys.map((n) => `table ${n.schema}.${n.table} has ${n.rows} row(s) with a NULL primary key`),
+    ];
+    if (catalogDamage.length && !opts.allowDamaged) {
+      removeCopy();
+      throw refuse(target, catalogDamage);
     }
 
+    // One worker folds the copied WAL in (when there is one) and reads everything
+    // back; as soon as the file is final, fsync and sha256 run beside that read.
+    let fileFinal!: () => void;
+    const final = new Promise<void>((resolve) => (fileFinal = resolve));
+    if (!snap.walCopied) fileFinal();
     const [validated, sha256] = await timed('validate', () =>
       Promise.all([
-        work<InspectResult & ScanResult>({ action: 'validate', file: tmpFile }).catch((e) => { throw workerError(e, target, tmpFile); }),
-        sha256File(tmpFile, opts.signal),
+        work<InspectResult & ScanResult>({ action: snap.walCopied ? 'finalize' : 'validate', file: tmpFile }, () => {}, (phase, d, total) => {
+          if (phase === 'checkpointed') fileFinal();
+          else progress(phase, d, total);
+        }).catch((e) => { throw workerError(e, target, tmpFile); }),
+        final.then(async () => {
+          if (fs.existsSync(`${tmpFile}.wal`)) throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
+          const [hash] = await Promise.all([sha256File(tmpFile, opts.signal), fsyncFile(tmpFile, 0o600)]);
+          return hash;
+        }),
       ]),
     );
     const problems = compareWithSource(snap.catalog, validated.catalog, validated.tables);
@@ -200,11 +214,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     const bytes = fs.statSync(tmpFile).size;
     await timed('publish', () => {
       if (opts.signal?.aborted) throw new InterruptedError(`backup of ${target} interrupted`);
-      fsyncFile(tmpFile, 0o600);
       if (fs.existsSync(file)) throw new StorageError(`${file} appeared while the backup ran`, 'another process writes to the backup folder; run again');
-      fs.renameSync(tmpFile, file);
-      tmp = undefined;
-      fsyncDir(repo.dir);
       const scans = new Map(validated.tables.map((t) => [`${t.schema}.${t.name}`, t]));
       const manifest: Manifest = {
         format: MANIFEST_FORMAT,
@@ -214,7 +224,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         createdAt: createdAt.toISOString(),
         bytes,
         sha256,
-        engine: { name: 'duckdb', library: validated.library, storageVersion: readStorageVersion(file) },
+        engine: { name: 'duckdb', library: validated.library, storageVersion: readFileHeader(tmpFile).storageVersion ?? null },
         tables: snap.catalog.tables.map((t) => ({ ...t, fingerprint: scans.get(`${t.schema}.${t.name}`)?.fingerprint })),
         sequences: snap.catalog.sequences,
         views: snap.catalog.views,
@@ -226,22 +236,41 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         host: os.hostname(),
         dbguardVersion: dbguardVersion(),
       };
+      // The manifest goes first and the rename of the data file publishes both:
+      // a crash in between leaves a manifest without data, which nothing lists
+      // and the next run removes, never a backup without its proof.
       writeManifest(file, manifest);
+      manifestWritten = manifestPath(file);
+      fs.renameSync(tmpFile, file);
+      tmp = undefined;
+      manifestWritten = undefined;
+      fsyncDir(repo.dir);
     });
 
-    const removed = status === 'valid' ? applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now()).removed : [];
+    let removed: string[] = [];
+    let rotationError: string | undefined;
+    if (status === 'valid') {
+      try {
+        removed = applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now()).removed;
+      } catch (err) {
+        // The new backup is published and valid; a failed rotation only leaves old ones behind.
+        rotationError = (err as Error).message;
+        log.warn({ target, error: rotationError }, 'rotation failed; older backups were kept');
+      }
+    }
     const tables = snap.catalog.tables.map(({ schema, name, rows }) => ({ schema, name, rows }));
     return {
       target, id, file, bytes, sha256, status, problems, tables,
       rows: tables.reduce((n, t) => n + t.rows, 0),
       durationMs: Date.now() - started,
-      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom,
+      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError,
     };
   } catch (err) {
     if (tmp) {
       fs.rmSync(tmp, { force: true });
       fs.rmSync(`${tmp}.wal`, { force: true });
     }
+    if (manifestWritten) fs.rmSync(manifestWritten, { force: true });
     // A Ctrl-C reaches the DuckDB workers and dbguard at the same moment. When a
     // worker died first, give dbguard's own signal handler a moment to run, so an
     // interruption is reported as one (130) and never as a damaged database (4).
@@ -254,4 +283,3 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
   }
 }
 
-const readStorageVersion = (file: string) => readFileHeader(file).storageVersion ?? null;

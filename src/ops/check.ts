@@ -3,7 +3,7 @@ import type { Finding, TableCount } from '../core/types';
 import type { UnreadableTable } from '../engines/duckdb/catalog';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
-import { BLOCKS_START, readFileHeader } from '../engines/duckdb/header';
+import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb/header';
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
 import { scrubBlocks } from '../engines/duckdb/scrub';
 import type { ProgressFn } from './progress';
@@ -47,6 +47,39 @@ function failureFinding(file: string, target: string, f: WorkerFailure, walPrese
   return { severity: 'error', code: 'open-failed', message: `DuckDB cannot open ${file}: ${f.message}`, hint: `dbguard repair ${target}` };
 }
 
+export interface FileFindings {
+  findings: Finding[];
+  /** True when DuckDB must not be asked to open the file. */
+  stop: boolean;
+  bytes?: number;
+  header?: FileHeader;
+}
+
+/**
+ * What can be said of a database file without DuckDB: it exists, is a regular
+ * readable file, and has a sound DuckDB header (magic, version, both database
+ * headers, block geometry). Reads at most 12 KiB; never writes.
+ */
+export function fileFindings(target: string, file: string): FileFindings {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return { stop: true, findings: [{ severity: 'error', code: 'missing', message: `database file ${file} does not exist`, hint: `dbguard restore ${target} to put the newest valid backup in place, or fix targets.${target}.path` }] };
+  }
+  if (!stat.isFile()) {
+    return { stop: true, findings: [{ severity: 'error', code: 'not-a-file', message: `${file} is not a regular file`, hint: `point targets.${target}.path at the database file` }] };
+  }
+  let header: FileHeader;
+  try {
+    header = readFileHeader(file);
+  } catch (e) {
+    return { stop: true, bytes: stat.size, findings: [{ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, hint: 'give the user running dbguard read access to the file' }] };
+  }
+  const hf = headerFindings(file, header, target);
+  return { stop: hf.stop, bytes: stat.size, header, findings: hf.findings };
+}
+
 /**
  * Checks one database file: existence, header, open, catalog, required tables
  * and sequences, NULL primary keys, row counts and — unless `quick` — a full
@@ -63,30 +96,13 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     result.durationMs = Date.now() - started;
     return result;
   };
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    result.findings.push({ severity: 'error', code: 'missing', message: `database file ${file} does not exist`, hint: `dbguard restore ${target} to put the newest valid backup in place, or fix targets.${target}.path` });
-    return done();
-  }
-  if (!stat.isFile()) {
-    result.findings.push({ severity: 'error', code: 'not-a-file', message: `${file} is not a regular file`, hint: `point targets.${target}.path at the database file` });
-    return done();
-  }
-  result.bytes = stat.size;
-  let header;
-  try {
-    header = readFileHeader(file);
-  } catch (e) {
-    result.findings.push({ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, hint: 'give the user running dbguard read access to the file' });
-    return done();
-  }
-  result.storageVersion = header.storageVersion;
-  result.library = header.library;
-  const hf = headerFindings(file, header, target);
-  result.findings.push(...hf.findings);
-  if (hf.stop) return done();
+  const pre = fileFindings(target, file);
+  result.findings.push(...pre.findings);
+  result.bytes = pre.bytes;
+  result.storageVersion = pre.header?.storageVersion;
+  result.library = pre.header?.library;
+  if (pre.stop) return done();
+  const header = pre.header!;
 
   const walPresent = fs.existsSync(`${file}.wal`);
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });

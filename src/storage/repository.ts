@@ -112,7 +112,11 @@ export class BackupRepository {
     return this.list(target).find((e) => e.status === 'valid');
   }
 
-  /** Temporary files a killed run of `target` left behind. */
+  /**
+   * What a killed run of `target` left behind: its temporary files, and
+   * manifests whose data file is gone (a kill between writing the manifest
+   * and publishing the data, or between the two removals of rotation).
+   */
   leftovers(target: string): string[] {
     let names: string[];
     try {
@@ -120,7 +124,9 @@ export class BackupRepository {
     } catch {
       return [];
     }
-    return names.filter((n) => tempFileTarget(n) === target).map((n) => path.join(this.dir, n));
+    const present = new Set(names);
+    const orphan = (n: string) => n.endsWith('.duckdb.json') && parseBackupName(n.slice(0, -'.json'.length))?.target === target && !present.has(n.slice(0, -'.json'.length));
+    return names.filter((n) => tempFileTarget(n) === target || orphan(n)).map((n) => path.join(this.dir, n));
   }
 
   /** Removes a backup: the data file first, then its manifest (a lone manifest is ignored by list). */
