@@ -1,4 +1,7 @@
-import { endOfDay, isValid, parse, parseISO } from 'date-fns';
+import { endOfDay } from 'date-fns/endOfDay';
+import { isValid } from 'date-fns/isValid';
+import { parse } from 'date-fns/parse';
+import { parseISO } from 'date-fns/parseISO';
 
 const FORMATS = ['yyyy-MM-dd HH:mm:ss', 'yyyy-MM-dd HH:mm', 'yyyy-MM-dd HH', 'yyyyMMdd_HHmmss', 'yyyyMMdd HHmmss', 'yyyyMMdd', 'dd.MM.yyyy HH:mm', 'dd.MM.yyyy', 'yyyy/MM/dd HH:mm', 'yyyy/MM/dd'];
 

@@ -21,6 +21,8 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Base delay of alert delivery retries (tests shorten it). */
   alertRetryMs?: number;
+  /** Called when the last running job has finished and the daemon is idle again. */
+  onIdle?: () => void;
 }
 
 /** The effective backup and check schedules of a target (per-target override, else global). */
@@ -183,6 +185,7 @@ export class Daemon {
   }
 
   private finished(rec: JobRecord, err?: unknown): void {
+    if (this.opts.onIdle) setImmediate(() => { if (this.runner.active === 0) this.opts.onIdle!(); });
     if (rec.state === 'cancelled') {
       this.metrics.runs.inc({ target: rec.target, kind: rec.kind, result: 'cancelled' });
       return;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { storageErrorFrom } from '../core/errors';
 import { fsyncDir } from './atomic';
 

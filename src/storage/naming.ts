@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 
 /** `<target>_data_YYYYMMDD_HHMMSS[_N].duckdb`, the names of the deployments dbguard replaces. */
 const NAME = /^(?<target>[A-Za-z][A-Za-z0-9_-]*)_data_(?<date>\d{8})_(?<time>\d{6})(?:_(?<seq>\d+))?\.duckdb$/;

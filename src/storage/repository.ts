@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'date-fns';
+import { parse } from 'date-fns/parse';
 import { storageErrorFrom, StorageError } from '../core/errors';
 import { manifestPath, readManifest, type Manifest } from './manifest';
 import { newestFirst, parseBackupName, type ParsedName } from './naming';

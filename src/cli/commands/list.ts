@@ -1,7 +1,7 @@
 import { listBackups } from '../../ops/list';
 import type { CliContext } from '../context';
 import { formatAge, formatBytes, formatCount, table } from '../format';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 
 /** `dbguard list <targets>`: backups newest first with status; totals per target. */
 export async function run(ctx: CliContext, selector: string | undefined): Promise<number> {

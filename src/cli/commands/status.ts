@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { status } from '../../ops/status';
 import type { CliContext } from '../context';
 import { formatAge, formatBytes, table } from '../format';
