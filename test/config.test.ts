@@ -151,6 +151,11 @@ describe('broken JSON gives line and column', () => {
     expect(err.message).toContain(`at line ${line}, column ${column}`);
   });
 
+  test('a UTF-8 byte-order mark (Windows editors) is not an error', () => {
+    const c = loadConfig({ cwd: folder('\uFEFF{ "keep": 7 }'), env: {} });
+    expect(c.keep).toBe(7);
+  });
+
   test('an empty file', () => {
     const err = configError({ cwd: folder(''), env: {} });
     expect(err.exitCode).toBe(3);

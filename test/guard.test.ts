@@ -14,7 +14,8 @@ import { checkDatabase } from '../src/ops/check';
 import { parseHostPort } from '../src/ops/guard';
 import { CLI, cleanEnv, hasStackTrace, type CliResult, runCli } from './helpers/cli';
 import { createMusicDb, sha256, tempDir, writeConfig } from './helpers/db';
-import { copyFixture, exited, scanFile, subfolders } from './helpers/damage4';
+import { layoutOf } from './helpers/damage';
+import { blockStart, copyFixture, exited, flipByte, scanFile, subfolders } from './helpers/damage4';
 
 const t = tempDir('dbguard-guard-');
 afterAll(() => t.cleanup());
@@ -192,6 +193,25 @@ test('recovery fails but --start-anyway: the command runs and its exit code is p
   exited(r, 7);
   expect(fs.existsSync(marker)).toBe(true);
   expect(r.stderr).toMatch(/starting anyway/);
+});
+
+test('--full-check finds a flipped byte in an index block the quick check cannot see, and repairs it before the start', async () => {
+  const dir = newCase(true);
+  // an index block: the quick check (catalog, counts, primary-key NULL test) never reads it
+  const { indexBlocks } = await layoutOf(prodOf(dir));
+  flipByte(prodOf(dir), blockStart(indexBlocks[0]!) + 1000);
+  const damagedSha = sha256(prodOf(dir));
+  const quick = runCli(['guard', 'production', '--', ...nodeCmd('process.exit(0)')], { cwd: dir });
+  exited(quick, 0);
+  expect(sha256(prodOf(dir))).toBe(damagedSha); // the quick check passed it: untouched
+  const marker = path.join(dir, 'ran');
+  const full = runCli(['guard', 'production', '--full-check', '--', ...marks(marker, 0)], { cwd: dir });
+  exited(full, 0);
+  expect(fs.existsSync(marker)).toBe(true);
+  expect(full.stderr).toMatch(/repaired by (salvage|restore)/);
+  expect((await checkDatabase('production', prodOf(dir))).ok).toBe(true);
+  const q = subfolders(path.join(dir, 'backups', 'quarantine'));
+  expect(sha256(path.join(q[0]!, 'production.duckdb'))).toBe(damagedSha);
 });
 
 test('a first deployment (no database, no backup): the command starts and creates it', () => {

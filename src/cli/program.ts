@@ -90,6 +90,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--wait-for <host:port>', 'wait until this TCP service accepts connections (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--wait-timeout <duration>', 'how long to wait for --wait-for services', '120s')
     .option('--start-anyway', 'start the command even if recovery failed')
+    .option('--full-check', 'check with a full read and block scrub (slower start; finds damage in data blocks)')
     .action((targets, command, opts) => dispatch(() => require('./commands/guard'), [targets, command, opts]));
 
   cmd('daemon', 'scheduled backups and checks, HTTP health endpoints, alerts')

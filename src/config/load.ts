@@ -39,7 +39,8 @@ function findConfigFile(opts: LoadOptions, cwd: string, env: NodeJS.ProcessEnv):
 function readJson(file: string, explicit: string | null): Json {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Editors on Windows may save a UTF-8 byte-order mark; JSON itself has none.
+    text = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {

@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Config } from '../config/load';
-import { BusyError, ConfigError, IntegrityError } from '../core/errors';
+import { BusyError, ConfigError, IntegrityError, InterruptedError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget } from '../ops/backup';
@@ -153,7 +153,9 @@ export class Daemon {
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     const required = requiredObjects(this.config, target);
-    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences });
+    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences, signal });
+    // A stop cancelled the check midway: what it saw says nothing about the database.
+    if (signal.aborted) throw new InterruptedError(`check of ${target} cancelled`);
     if (c.busy) throw new BusyError(`${c.path} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'})`, 'the check is retried with backoff', c.busy.pid);
     const findings = c.findings.map((f) => f.code);
     const before = this.lastCheck.get(target);

@@ -199,11 +199,16 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         }).catch((e) => { throw workerError(e, target, tmpFile); }),
         final.then(async () => {
           if (fs.existsSync(`${tmpFile}.wal`)) throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
-          const [hash] = await Promise.all([sha256File(tmpFile, opts.signal), fsyncFile(tmpFile, 0o600)]);
+          const t0 = Date.now();
+          const [hash] = await Promise.all([
+            sha256File(tmpFile, opts.signal).finally(() => (phases.hash = Date.now() - t0)),
+            fsyncFile(tmpFile, 0o600).finally(() => (phases.fsync = Date.now() - t0)),
+          ]);
           return hash;
         }),
       ]),
     );
+    phases.readBack = validated.durationMs;
     const problems = compareWithSource(snap.catalog, validated.catalog, validated.tables);
     if (problems.length && !opts.allowDamaged) {
       throw new IntegrityError(`${target}: the copy failed validation: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, `run dbguard check ${target}; nothing was published and no backup was removed`, 'validation-failed');

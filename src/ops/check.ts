@@ -16,6 +16,8 @@ export interface CheckOptions {
   /** Sequences that must exist ("name" or "schema.name"). */
   requiredSequences?: string[];
   onProgress?: ProgressFn;
+  /** Aborting kills the DuckDB worker; the result is then meaningless and the caller must discard it. */
+  signal?: AbortSignal;
 }
 
 export interface TableStatus extends TableCount {
@@ -68,13 +70,13 @@ export function fileFindings(target: string, file: string): FileFindings {
     return { stop: true, findings: [{ severity: 'error', code: 'missing', message: `database file ${file} does not exist`, hint: `dbguard restore ${target} to put the newest valid backup in place, or fix targets.${target}.path` }] };
   }
   if (!stat.isFile()) {
-    return { stop: true, findings: [{ severity: 'error', code: 'not-a-file', message: `${file} is not a regular file`, hint: `point targets.${target}.path at the database file` }] };
+    return { stop: true, findings: [{ severity: 'error', code: 'not-a-file', message: `${file} is not a regular file`, hint: `point targets.${target}.path at the database file, then dbguard check ${target}` }] };
   }
   let header: FileHeader;
   try {
     header = readFileHeader(file);
   } catch (e) {
-    return { stop: true, bytes: stat.size, findings: [{ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, hint: 'give the user running dbguard read access to the file' }] };
+    return { stop: true, bytes: stat.size, findings: [{ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, hint: `give the user running dbguard read access to the file, then dbguard check ${target}` }] };
   }
   const hf = headerFindings(file, header, target);
   return { stop: hf.stop, bytes: stat.size, header, findings: hf.findings };
@@ -107,8 +109,8 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   const walPresent = fs.existsSync(`${file}.wal`);
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });
   const scanning = opts.quick
-    ? runWorker<InspectResult>({ action: 'inspect', file })
-    : runWorker<InspectResult & ScanResult>({ action: 'scan', file }, { onProgress: progress });
+    ? runWorker<InspectResult>({ action: 'inspect', file }, { signal: opts.signal })
+    : runWorker<InspectResult & ScanResult>({ action: 'scan', file }, { onProgress: progress, signal: opts.signal });
   const scrubbing = opts.quick ? undefined : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize - BLOCKS_START));
 
   let inspected: InspectResult & Partial<ScanResult> & { unreadable?: UnreadableTable[] };

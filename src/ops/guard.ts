@@ -19,18 +19,19 @@ export interface GuardRecovery {
 }
 
 /**
- * Makes each target healthy before a service starts: quick check, and
+ * Makes each target healthy before a service starts: a quick check (a full
+ * one with `fullCheck`), and
  * `repair auto` for a damaged one. Returns one entry per target; never throws
  * for damage (the caller decides whether to start anyway). Throws BusyError
  * when a database is in use, InterruptedError when `signal` aborted before a
  * target (a repair already running is finished, never cut short).
  */
-export async function recoverTargets(config: Config, selector: string | undefined, log: Logger = silentLogger, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<GuardRecovery[]> {
+export async function recoverTargets(config: Config, selector: string | undefined, log: Logger = silentLogger, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal, fullCheck = false): Promise<GuardRecovery[]> {
   const out: GuardRecovery[] = [];
   for (const target of selectTargets(config, selector, env.ENVIRONMENT)) {
     if (signal?.aborted) throw new InterruptedError('interrupted before the service started; it was not started');
     const file = config.targets[target]!.path;
-    const c = await checkDatabase(target, file, { quick: true });
+    const c = await checkDatabase(target, file, { quick: !fullCheck, signal });
     if (c.busy) throw new BusyError(`${file} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'}) before the service started`, 'stop the other process; only the guarded service should open the database', c.busy.pid);
     if (c.ok) {
       log.info({ target }, 'guard: database healthy');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { format } from 'date-fns/format';
-import { storageErrorFrom } from '../core/errors';
+import { StorageError, storageErrorFrom } from '../core/errors';
 import { fsyncDir } from './atomic';
 
 /** `<file>` and every `<file>.wal*` beside it that exist. */
@@ -51,7 +51,7 @@ export function moveAside(files: string[], destDir: string): string[] {
       }
       moved.push(dest);
     } catch (err) {
-      throw storageErrorFrom(err, f, `moving to ${destDir}`) ?? new Error(`could not move ${f} to ${destDir}${moved.length ? ` (already moved: ${moved.join(', ')})` : ''}: ${(err as Error).message}`);
+      throw storageErrorFrom(err, f, `moving to ${destDir}`) ?? new StorageError(`could not move ${f} to ${destDir}${moved.length ? ` (already moved: ${moved.join(', ')})` : ''}: ${(err as Error).message}`, `free space in ${destDir} or fix its permissions; nothing was deleted`, 'move-failed');
     }
   }
   fsyncDir(destDir);

@@ -9,12 +9,12 @@ import { waitOption } from '../parse';
  * recover the databases, wait for services, then run CMD with signals
  * forwarded and exit with its exit code.
  */
-export async function run(ctx: CliContext, selector: string | undefined, command: string[], opts: { waitFor?: string[]; waitTimeout?: string; startAnyway?: boolean }): Promise<number> {
+export async function run(ctx: CliContext, selector: string | undefined, command: string[], opts: { waitFor?: string[]; waitTimeout?: string; startAnyway?: boolean; fullCheck?: boolean }): Promise<number> {
   if (!command.length) throw new UsageError('guard needs a command to run after --', 'e.g. dbguard guard production -- node server.js', 'no-command');
   ctx.opts.stderrLevel = 'info';
   const log = ctx.log();
   const config = ctx.config();
-  const recovered = await recoverTargets(config, selector, log, ctx.env, ctx.signal);
+  const recovered = await recoverTargets(config, selector, log, ctx.env, ctx.signal, opts.fullCheck);
   const failed = recovered.filter((r) => !r.healthy);
   for (const r of recovered) {
     if (r.repaired) ctx.note(`guard: ${r.target} was damaged and repaired by ${r.repaired.strategy}${r.repaired.details.restoredFrom ? ` from ${r.repaired.details.restoredFrom}` : ''}; the damaged file is in ${r.repaired.quarantine}`);

@@ -31,7 +31,7 @@ export function headerFindings(file: string, h: FileHeader, target: string): { f
     return { findings: [err('truncated', `${file} is truncated: ${h.fileSize} bytes, shorter than DuckDB's 12 KiB of headers`, repair)], stop: true };
   }
   if (h.storageVersion !== undefined && !STORAGE_VERSIONS[h.storageVersion]) {
-    findings.push(warn('unknown-storage-version', `${file} has storage version ${h.storageVersion}, which this dbguard does not know (written by ${h.library || 'an unknown DuckDB'})`, 'upgrade dbguard, or export the database with the DuckDB version that wrote it'));
+    findings.push(warn('unknown-storage-version', `${file} has storage version ${h.storageVersion}, which this dbguard does not know (written by ${h.library || 'an unknown DuckDB'})`, `upgrade dbguard (npm update dbguard), then dbguard check ${target}; or export the database with the DuckDB version that wrote it`));
   }
   if (h.mainChecksumOk === false) {
     findings.push(err('main-header-damaged', `${file}: the main file header (bytes 0–4096) fails its checksum`, repair));
