@@ -45,6 +45,14 @@ export class BusyError extends DbguardError {
   }
 }
 
+/**
+ * The database file is held read-write by another process (exit 5). The
+ * message names the file and the holder as DuckDB reported it.
+ */
+export function inUseError(file: string, holder: { pid?: number; exe?: string }, hint: string, detail = ''): BusyError {
+  return new BusyError(`${file} is in use by PID ${holder.pid ?? '?'} (${holder.exe ?? 'another program'})${detail}`, hint, holder.pid);
+}
+
 /** Disk full, permission denied, folder not writable (exit 6). */
 export class StorageError extends DbguardError {
   constructor(message: string, hint: string, code = 'storage') {

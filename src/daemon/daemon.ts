@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Config } from '../config/load';
-import { BusyError, ConfigError, IntegrityError, InterruptedError } from '../core/errors';
+import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget } from '../ops/backup';
@@ -156,7 +156,7 @@ export class Daemon {
     const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences, signal });
     // A stop cancelled the check midway: what it saw says nothing about the database.
     if (signal.aborted) throw new InterruptedError(`check of ${target} cancelled`);
-    if (c.busy) throw new BusyError(`${c.path} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'})`, 'the check is retried with backoff', c.busy.pid);
+    if (c.busy) throw inUseError(c.path, c.busy, 'the check is retried with backoff');
     const findings = c.findings.map((f) => f.code);
     const before = this.lastCheck.get(target);
     this.lastCheck.set(target, { ok: c.ok, at: new Date().toISOString(), findings });

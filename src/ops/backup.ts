@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
-import { BusyError, DbguardError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -63,7 +63,7 @@ function workerError(err: unknown, target: string, file: string): Error {
   // Ctrl-C on a terminal signals the whole process group: the worker dies of it too.
   if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`);
   if (f.kind === 'lock') {
-    return new BusyError(`${file} is in use by PID ${f.pid ?? '?'} (${f.exe ?? 'another program'}), which holds it read-write`, `stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy`, f.pid);
+    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write');
   }
   return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`);
 }

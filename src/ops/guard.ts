@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
-import { BusyError, InterruptedError, UsageError } from '../core/errors';
+import { BusyError, inUseError, InterruptedError, UsageError } from '../core/errors';
 import { backoffDelay } from '../core/retry';
 import type { Logger } from '../core/types';
 import { silentLogger } from '../core/types';
@@ -32,7 +32,7 @@ export async function recoverTargets(config: Config, selector: string | undefine
     if (signal?.aborted) throw new InterruptedError('interrupted before the service started; it was not started');
     const file = config.targets[target]!.path;
     const c = await checkDatabase(target, file, { quick: !fullCheck, signal });
-    if (c.busy) throw new BusyError(`${file} is in use by PID ${c.busy.pid ?? '?'} (${c.busy.exe ?? 'another program'}) before the service started`, 'stop the other process; only the guarded service should open the database', c.busy.pid);
+    if (c.busy) throw inUseError(file, c.busy, 'stop the other process; only the guarded service should open the database', ' before the service started');
     if (c.ok) {
       log.info({ target }, 'guard: database healthy');
       out.push({ target, healthy: true });

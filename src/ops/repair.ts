@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { BusyError, DbguardError, IntegrityError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -79,7 +79,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'repair'), opts.waitMs ?? 0, opts.signal);
   try {
     const before = await checkDatabase(target, file, { onProgress: opts.onProgress });
-    if (before.busy) throw new BusyError(`${file} is in use by PID ${before.busy.pid ?? '?'} (${before.busy.exe ?? 'another program'})`, `stop the application first, then run dbguard repair ${target}`, before.busy.pid);
+    if (before.busy) throw inUseError(file, before.busy, `stop the application first, then run dbguard repair ${target}`);
     const damage = before.findings.filter((f) => f.severity === 'error').map((f) => f.message);
     const result: RepairResult = { ok: true, target, path: file, strategy: 'none', dryRun: Boolean(opts.dryRun), quarantine: null, details: { damage, notes: [] } };
     if (before.ok) {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { BusyError, DbguardError, IntegrityError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, storageErrorFrom, UsageError } from '../core/errors';
 import { parseTime } from '../core/parse-time';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger, type TableCount, type Finding } from '../core/types';
@@ -78,7 +78,7 @@ export async function assertNotInUse(file: string, what: string): Promise<void> 
     await runWorker({ action: 'probe', file });
   } catch (err) {
     if (err instanceof WorkerFailed && err.failure.kind === 'lock') {
-      throw new BusyError(`${file} is in use by PID ${err.failure.pid ?? '?'} (${err.failure.exe ?? 'another program'})`, `stop the application first, then run ${what} again`, err.failure.pid);
+      throw inUseError(file, err.failure, `stop the application first, then run ${what} again`);
     }
   }
 }
