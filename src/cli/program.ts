@@ -1,5 +1,5 @@
-import { Command, Option } from 'commander';
-import type { CliContext, GlobalOptions } from './context';
+import { Command } from 'commander';
+import type { CliContext } from './context';
 
 /** A command's implementation, loaded only when that command runs (keeps `--version` fast). */
 type Runner = (ctx: CliContext, ...args: never[]) => Promise<number>;
@@ -118,5 +118,3 @@ export function buildProgram(dispatch: Dispatch): Command {
   return program;
 }
 
-export { Option };
-export type { GlobalOptions };

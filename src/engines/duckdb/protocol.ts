@@ -6,7 +6,6 @@ export type WorkerRequest =
   | { action: 'scan'; file: string }
   | { action: 'validate'; file: string }
   | { action: 'snapshot'; file: string; dest: string; destWal: string }
-  | { action: 'checkpoint'; file: string }
   | { action: 'finalize'; file: string }
   | { action: 'execute'; file: string; sql: string }
   | { action: 'salvage'; file: string; dest: string }

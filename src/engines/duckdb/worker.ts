@@ -99,7 +99,6 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'scan':
     case 'validate': return scan(req.file);
     case 'snapshot': return snapshot(req.file, req.dest, req.destWal);
-    case 'checkpoint': return checkpoint(req.file);
     case 'finalize': {
       // One process for both steps of a new backup: fold the WAL in, then read everything back from disk.
       await checkpoint(req.file);
