@@ -15,6 +15,15 @@ export class DbguardError extends Error {
     super(message);
     this.name = new.target.name;
   }
+
+  /**
+   * Records the error this one was raised from, so `--verbose` can print the
+   * chain. Returns `this` so it reads `throw new StorageError(...).because(err)`.
+   */
+  because(cause: unknown): this {
+    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false, writable: true, configurable: true });
+    return this;
+  }
 }
 
 /** Bad arguments, unknown command or target (exit 2). */
@@ -72,6 +81,11 @@ export class InterruptedError extends DbguardError {
  * returns undefined when the error is not a storage condition.
  */
 export function storageErrorFrom(err: unknown, path: string, action: string): StorageError | undefined {
+  const mapped = storageErrorFor(err, path, action);
+  return mapped?.because(err);
+}
+
+function storageErrorFor(err: unknown, path: string, action: string): StorageError | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOSPC':
@@ -95,4 +109,20 @@ export function storageErrorFrom(err: unknown, path: string, action: string): St
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/**
+ * The chain of causes below `err` (its `cause`, that one's `cause`, ...),
+ * outermost first, stopping at cycles. Used by `--verbose` output.
+ */
+export function causeChain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  const seen = new Set<unknown>([err]);
+  let cur = (err as { cause?: unknown } | undefined)?.cause;
+  while (cur !== undefined && !seen.has(cur)) {
+    out.push(cur);
+    seen.add(cur);
+    cur = (cur as { cause?: unknown } | null)?.cause;
+  }
+  return out;
 }
