@@ -161,3 +161,26 @@ test('a lost sequence is a finding too; repair --strategy restore takes the newe
   expect(fs.readdirSync(r.json.quarantine)).toContain('staging.duckdb');
   expectExit(runCli(['check', 'staging', '--quick'], { cwd: dir }), 0);
 }, 180000);
+
+test('accept-schema records nothing when it cannot write (exit 6, naming the path) or when the database is damaged or missing (exit 4)', async () => {
+  const { dir, first } = demoSite('accept-fail');
+  const db = dbOf(dir, 'production');
+  await execSql(db, 'DROP TABLE tracks');
+  const folder = path.join(dir, 'backups', 'accepted-schema');
+  fs.writeFileSync(folder, 'in the way\n');
+
+  let r = runCli(['accept-schema', 'production', '--yes', '--json'], { cwd: dir });
+  expectExit(r, 6);
+  expect(errorOf(r).message).toContain(folder);
+  expect(fs.readFileSync(folder, 'utf8')).toBe('in the way\n');
+  r = runCli(['check', 'production', '--quick', '--json'], { cwd: dir });
+  expectExit(r, 4);
+  expect(r.json.targets[0].findings[0].message).toContain(`backup ${first} still has it`);
+
+  fs.rmSync(folder);
+  fs.renameSync(db, `${db}.elsewhere`);
+  r = runCli(['accept-schema', 'production', '--yes', '--json'], { cwd: dir });
+  expectExit(r, 4);
+  expect(errorOf(r)).toMatchObject({ code: 'damaged', message: expect.stringContaining(`database file ${db} does not exist`) });
+  expect(fs.existsSync(folder)).toBe(false);
+}, 120000);
