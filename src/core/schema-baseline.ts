@@ -78,10 +78,3 @@ export function lostObjects(expected: ExpectedObject[], catalog: { tables: { sch
   const present = new Set(objectsOf(catalog).map(objectKey));
   return expected.filter((o) => !present.has(objectKey(o)));
 }
-
-/** The ids of the backups that hold a lost object: the newest holder of each. */
-export function holdersOf(lost: ExpectedObject[]): Map<string, ExpectedObject[]> {
-  const by = new Map<string, ExpectedObject[]>();
-  for (const o of lost) if (o.heldBy) by.set(o.heldBy, [...(by.get(o.heldBy) ?? []), o]);
-  return by;
-}
