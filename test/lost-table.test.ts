@@ -75,7 +75,15 @@ test('DROP TABLE tracks: check, backup, pre-update, repair and guard all say 4 u
   r = runCli(['guard', 'production', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { cwd: dir });
   expectExit(r, 4);
   expect(fs.existsSync(marker)).toBe(false);
+  r = runCli(['guard', 'production', '--full-check', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { cwd: dir });
+  expectExit(r, 4);
+  expect(r.stderr).toContain('lacks table tracks');
+  expect(fs.existsSync(marker)).toBe(false);
   expect(sha256(db)).toBe(droppedSha);
+
+  // status (no daemon: it checks now) calls it unhealthy too
+  r = runCli(['status', 'production', '--json'], { cwd: dir });
+  expect(r.json.targets[0]).toMatchObject({ healthy: false, lastCheck: { ok: false, findings: ['table-missing-since-backup'] } });
 
   // --allow-damaged stores a faithful copy (valid, listing what it lacks); rotation keeps the one with the table
   r = runCli(['backup', 'production', '--allow-damaged', '--keep', '1', '--json'], { cwd: dir });
