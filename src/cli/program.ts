@@ -37,7 +37,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
     .option('--keep <n>', 'keep the newest N valid backups (default: config keep, 30)')
     .option('--wait <duration>', 'wait this long (e.g. 30s, 5m) for a busy database or a running dbguard instead of exiting 5')
-    .option('--allow-damaged', 'store a copy of a damaged database with status invalid (never restored or counted)')
+    .option('--allow-damaged', 'store a copy of a damaged database anyway: invalid when the copy fails validation; valid (listing schemaLost) when the database only lost tables')
     .action((targets, opts) => dispatch(() => require('./commands/backup'), [targets, opts]));
 
   cmd('list', 'the backups of each target, newest first')
@@ -92,6 +92,12 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--start-anyway', 'start the command even if recovery failed')
     .option('--full-check', 'check with a full read and block scrub (slower start; finds damage in data blocks)')
     .action((targets, command, opts) => dispatch(() => require('./commands/guard'), [targets, command, opts]));
+
+  cmd('accept-schema', 'record the current schema as intended (after a migration that dropped a table or sequence)')
+    .argument('[target]', 'one target (default: $ENVIRONMENT)')
+    .option('--dry-run', 'say what would be accepted, change nothing')
+    .option('--wait <duration>', 'wait for a running dbguard on the same target')
+    .action((target, opts) => dispatch(() => require('./commands/accept-schema'), [target, opts]));
 
   cmd('daemon', 'scheduled backups and checks, HTTP health endpoints, alerts')
     .action(() => dispatch(() => require('./commands/daemon'), []));

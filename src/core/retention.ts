@@ -34,9 +34,11 @@ const buckets: { key: 'daily' | 'weekly' | 'monthly'; label: string; of: (d: Dat
  * valid backup is kept if it is among the newest `keep`, or is the newest of
  * one of the last `daily` days / `weekly` ISO weeks / `monthly` months that
  * have backups (restic's rule: periods without backups do not count). A
- * backup dated after `now` (clock skew) is kept and not counted.
+ * backup dated after `now` (clock skew) is kept and not counted. Each
+ * `protect` entry (a valid backup that still holds a table the database has
+ * lost) is kept whatever the policy says, with its reason.
  */
-export function planRetention(backups: RetentionItem[], policy: RetentionPolicy, now: Date): RetentionPlan {
+export function planRetention(backups: RetentionItem[], policy: RetentionPolicy, now: Date, protect: { id: string; reason: string }[] = []): RetentionPlan {
   const reasons: Record<string, string> = {};
   const keep = new Set<string>();
   for (const b of backups) {
@@ -73,6 +75,7 @@ export function planRetention(backups: RetentionItem[], policy: RetentionPolicy,
       mark(b.id, `newest of ${bucket.label} ${period} (${bucket.key} ${seen.size}/${limit})`);
     }
   }
+  for (const p of protect) if (counted.some((b) => b.id === p.id)) mark(p.id, p.reason);
   const remove: string[] = [];
   for (const b of counted) {
     if (keep.has(b.id)) reasons[b.id] = [...new Set(why.get(b.id))].join('; ');

@@ -6,9 +6,8 @@ import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../co
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget } from '../ops/backup';
-import { checkDatabase } from '../ops/check';
 import { repair } from '../ops/repair';
-import { requiredObjects } from '../ops/required';
+import { checkHealth } from '../ops/health';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
 import { JobHistory, summarize, type JobKind, type JobRecord } from './history';
@@ -152,8 +151,7 @@ export class Daemon {
   }
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
-    const required = requiredObjects(this.config, target);
-    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences, signal });
+    const c = await checkHealth(this.config, target, { signal });
     // A stop cancelled the check midway: what it saw says nothing about the database.
     if (signal.aborted) throw new InterruptedError(`check of ${target} cancelled`);
     if (c.busy) throw inUseError(c.path, c.busy, 'the check is retried with backoff');
@@ -167,7 +165,7 @@ export class Daemon {
     if (before?.ok !== false || before.findings.join() !== findings.join()) this.alerter.notify(target, 'damage', 'check', message);
     else this.log.warn({ target, findings }, 'database still damaged (already alerted)');
     if (this.config.autoRepair && !signal.aborted && (await this.autoRepair(target, signal))) {
-      const again = await checkDatabase(target, this.config.targets[target]!.path, { quick: true });
+      const again = await checkHealth(this.config, target, { quick: true });
       this.lastCheck.set(target, { ok: again.ok, at: new Date().toISOString(), findings: again.findings.map((f) => f.code) });
       this.metrics.healthy.set({ target }, again.ok ? 1 : 0);
       if (again.ok) return { healthy: true, findings: again.findings.map((f) => f.code) };

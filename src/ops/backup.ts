@@ -14,6 +14,9 @@ import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { readFileHeader } from '../engines/duckdb/header';
 import { fileFindings } from './check';
+import { schemaRules } from './health';
+import { schemaFindings, schemaRefusal } from './schema-findings';
+import { objectName } from '../core/schema-baseline';
 import { applyRetention } from './prune';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
@@ -22,7 +25,11 @@ import { dbguardVersion } from './version';
 export interface BackupOptions {
   /** Overrides config `keep` for this run's rotation. */
   keep?: number;
-  /** Store a copy of a damaged source with status `invalid` instead of refusing. */
+  /**
+   * Store a copy of a damaged source instead of refusing: with status
+   * `invalid` when the copy fails validation; a faithful copy of a database
+   * that lost tables is valid and lists them in `schemaLost`.
+   */
   allowDamaged?: boolean;
   /** How long to wait for a busy database or target lock (ms); 0 fails at once with exit 5. */
   waitMs?: number;
@@ -52,6 +59,8 @@ export interface BackupResult {
   lockTakenOverFrom?: LockInfo;
   /** Set when the backup was published but removing old ones failed. */
   rotationError?: string;
+  /** Tables and sequences the source lacked that the baseline expects (stored with --allow-damaged). */
+  schemaLost?: string[];
 }
 
 /** Free space needed for a copy of `bytes`: the copy plus 10% and 16 MiB of headroom. */
@@ -161,6 +170,8 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       }
     });
 
+    // The baseline is read before the copy: the new backup must not become its own reference.
+    const rules = schemaRules(config, target);
     const createdAt = clock.now();
     const id = newBackupId(target, createdAt, (x) => repo.taken(x));
     tmp = repo.tempOf(id);
@@ -185,6 +196,12 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       removeCopy();
       throw refuse(target, catalogDamage);
     }
+    const schema = schemaFindings(target, source, snap.catalog, rules);
+    if (schema.findings.length && !opts.allowDamaged) {
+      removeCopy();
+      throw schemaRefusal(target, schema);
+    }
+    const schemaLost = schema.missing.map((o) => `${o.kind} ${objectName(o)}`);
 
     // One worker folds the copied WAL in (when there is one) and reads everything
     // back; as soon as the file is final, fsync and sha256 run beside that read.
@@ -238,6 +255,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         validation: { status, checkedAt: new Date().toISOString(), durationMs: phases.validate ?? 0, ...(problems.length ? { problems } : {}) },
         phases: { ...phases },
         walIncluded: snap.walCopied,
+        ...(schemaLost.length ? { schemaLost } : {}),
         host: os.hostname(),
         dbguardVersion: dbguardVersion(),
       };
@@ -269,6 +287,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       rows: tables.reduce((n, t) => n + t.rows, 0),
       durationMs: Date.now() - started,
       phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError,
+      ...(schemaLost.length ? { schemaLost } : {}),
     };
   } catch (err) {
     if (tmp) {

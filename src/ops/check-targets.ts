@@ -1,19 +1,17 @@
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
-import { checkDatabase, type CheckOptions, type TargetCheck } from './check';
-import { requiredObjects } from './required';
+import type { CheckOptions, TargetCheck } from './check';
+import { checkHealth } from './health';
+import type { SchemaRules } from './schema-findings';
 
 /**
- * Checks each selected target in turn with its required tables and sequences
- * (config first, else the newest valid backup's manifest). Throws UsageError
- * for an unknown selector; damage comes back as findings.
+ * Checks each selected target in turn with `checkHealth` (every rule,
+ * including tables lost since a backup). Throws UsageError for an unknown
+ * selector; damage comes back as findings.
  */
-export async function checkTargets(config: Config, selector: string | undefined, opts: Omit<CheckOptions, 'requiredTables' | 'requiredSequences'> & { env?: NodeJS.ProcessEnv } = {}): Promise<TargetCheck[]> {
+export async function checkTargets(config: Config, selector: string | undefined, opts: Omit<CheckOptions, keyof SchemaRules> & { env?: NodeJS.ProcessEnv } = {}): Promise<TargetCheck[]> {
   const names = selectTargets(config, selector, (opts.env ?? process.env).ENVIRONMENT);
   const out: TargetCheck[] = [];
-  for (const name of names) {
-    const required = requiredObjects(config, name);
-    out.push(await checkDatabase(name, config.targets[name]!.path, { ...opts, requiredTables: required.tables, requiredSequences: required.sequences }));
-  }
+  for (const name of names) out.push(await checkHealth(config, name, opts));
   return out;
 }

@@ -7,14 +7,13 @@ import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
 import { scrubBlocks } from '../engines/duckdb/scrub';
 import type { ProgressFn } from './progress';
+import { schemaFindings, type SchemaRules } from './schema-findings';
+import type { ExpectedObject, SchemaObject } from '../core/schema-baseline';
 
-export interface CheckOptions {
+/** Schema rules (`requiredTables`, `requiredSequences`, the backups' baseline): see ops/schema-findings.ts. */
+export interface CheckOptions extends SchemaRules {
   /** Skip the full read and the block scrub. */
   quick?: boolean;
-  /** Tables that must exist ("name" or "schema.name"). */
-  requiredTables?: string[];
-  /** Sequences that must exist ("name" or "schema.name"). */
-  requiredSequences?: string[];
   onProgress?: ProgressFn;
   /** Aborting kills the DuckDB worker; the result is then meaningless and the caller must discard it. */
   signal?: AbortSignal;
@@ -36,10 +35,15 @@ export interface TargetCheck {
   library?: string;
   bytes?: number;
   durationMs: number;
+  /** The tables and sequences the database holds, when its catalog could be read. */
+  catalog?: { tables: { schema: string; name: string }[]; sequences: { schema: string; name: string }[] };
+  /** Objects the schema rules want and the database lacks (configured or lost). */
+  missing?: SchemaObject[];
+  /** Objects the baseline (backups, accepted schema) has and the database lacks. */
+  lost?: ExpectedObject[];
 }
 
 const displayName = (schema: string, name: string) => (schema === 'main' ? name : `${schema}.${name}`);
-const matches = (wanted: string, schema: string, name: string) => wanted === name || wanted === `${schema}.${name}`;
 
 function failureFinding(file: string, target: string, f: WorkerFailure, walPresent: boolean): Finding {
   if (f.kind === 'wal' || (walPresent && /WAL/i.test(f.message))) {
@@ -83,8 +87,8 @@ export function fileFindings(target: string, file: string): FileFindings {
 }
 
 /**
- * Checks one database file: existence, header, open, catalog, required tables
- * and sequences, NULL primary keys, row counts and — unless `quick` — a full
+ * Checks one database file: existence, header, open, catalog, the schema
+ * rules (required tables and sequences, objects lost since a backup), NULL primary keys, row counts and — unless `quick` — a full
  * read of every column of every table and a checksum scrub of every block,
  * run side by side. Never modifies the file (every open is READ_ONLY, in a
  * child process). Damage is returned as findings; a lock held by another
@@ -146,18 +150,12 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     }
     result.tables.push({ schema: t.schema, name: t.name, rows: scan?.rows ?? t.rows, status });
   }
-  for (const wanted of opts.requiredTables ?? []) {
-    if (!inspected.catalog.tables.some((t) => matches(wanted, t.schema, t.name))) {
-      const [schema, name] = wanted.includes('.') ? wanted.split('.', 2) : ['main', wanted];
-      result.tables.push({ schema: schema!, name: name!, rows: 0, status: 'missing' });
-      result.findings.push({ severity: 'error', code: 'missing-table', message: `required table ${wanted} is missing from ${file}`, hint: `dbguard restore ${target} (the newest valid backup has it)` });
-    }
-  }
-  for (const wanted of opts.requiredSequences ?? []) {
-    if (!inspected.catalog.sequences.some((s) => matches(wanted, s.schema, s.name))) {
-      result.findings.push({ severity: 'error', code: 'missing-sequence', message: `sequence ${wanted} is missing from ${file}`, hint: `dbguard restore ${target}` });
-    }
-  }
+  result.catalog = { tables: inspected.catalog.tables.map(({ schema, name }) => ({ schema, name })), sequences: inspected.catalog.sequences };
+  const schema = schemaFindings(target, file, inspected.catalog, opts);
+  for (const m of schema.missing) if (m.kind === 'table') result.tables.push({ schema: m.schema, name: m.name, rows: 0, status: 'missing' });
+  result.findings.push(...schema.findings);
+  result.missing = schema.missing;
+  result.lost = schema.lost;
   if (scrubbing) addScrubFindings(result, scrubFindings(file, await scrubbing, target));
   return done();
 }

@@ -8,7 +8,7 @@ import { backoffDelay } from '../core/retry';
 import type { Logger } from '../core/types';
 import { silentLogger } from '../core/types';
 import { BackupRepository } from '../storage/repository';
-import { checkDatabase } from './check';
+import { checkHealth } from './health';
 import { repair, type RepairResult } from './repair';
 
 export interface GuardRecovery {
@@ -31,7 +31,7 @@ export async function recoverTargets(config: Config, selector: string | undefine
   for (const target of selectTargets(config, selector, env.ENVIRONMENT)) {
     if (signal?.aborted) throw new InterruptedError('interrupted before the service started; it was not started');
     const file = config.targets[target]!.path;
-    const c = await checkDatabase(target, file, { quick: !fullCheck, signal });
+    const c = await checkHealth(config, target, { quick: !fullCheck, signal });
     if (c.busy) throw inUseError(file, c.busy, 'stop the other process; only the guarded service should open the database', ' before the service started');
     if (c.ok) {
       log.info({ target }, 'guard: database healthy');

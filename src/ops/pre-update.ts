@@ -3,8 +3,7 @@ import { selectTargets } from '../config/targets';
 import { DbguardError } from '../core/errors';
 import type { Logger } from '../core/types';
 import { backupTarget, type BackupResult } from './backup';
-import { checkDatabase } from './check';
-import { requiredObjects } from './required';
+import { checkHealth } from './health';
 import type { ProgressFn } from './progress';
 import { repair, type RepairResult } from './repair';
 
@@ -31,8 +30,7 @@ export async function preUpdate(config: Config, selector: string | undefined, op
     const entry: PreUpdateTarget = { target, ok: false, healthyBefore: false };
     out.push(entry);
     try {
-      const required = requiredObjects(config, target);
-      const before = await checkDatabase(target, config.targets[target]!.path, { onProgress: opts.onProgress, requiredTables: required.tables, requiredSequences: required.sequences });
+      const before = await checkHealth(config, target, { onProgress: opts.onProgress });
       entry.healthyBefore = before.ok;
       if (!before.ok) {
         const r = await repair(config, target, { strategy: 'auto', waitMs: opts.waitMs, signal: opts.signal, onProgress: opts.onProgress, log: opts.log });

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../core/types';
 import { selectTargets } from '../config/targets';
 import { acquireLock } from '../storage/lock';
 import { BackupRepository } from '../storage/repository';
+import { retentionProtection } from './health';
 
 export interface PruneResult {
   target: string;
@@ -19,11 +20,13 @@ export interface PruneResult {
  * Plans retention for one target's backups and, unless `dryRun`, removes
  * the backups the plan drops (data file, then manifest). Only files that
  * match the backup naming pattern are considered; invalid and incomplete
- * backups are never removed. Caller holds the target lock.
+ * backups are never removed, nor the newest valid backup that still holds
+ * a table or sequence the database has lost (see `retentionProtection`).
+ * Caller holds the target lock.
  */
 export function applyRetention(repo: BackupRepository, target: string, policy: RetentionPolicy, now: Date, dryRun = false): { removed: string[]; plan: ReturnType<typeof planRetention>; entries: ReturnType<BackupRepository['list']> } {
   const entries = repo.list(target);
-  const plan = planRetention(entries, policy, now);
+  const plan = planRetention(entries, policy, now, retentionProtection(entries, repo.dir, target));
   if (!dryRun) for (const id of plan.remove) repo.remove(entries.find((e) => e.id === id)!);
   return { removed: plan.remove, plan, entries };
 }

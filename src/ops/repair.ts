@@ -12,7 +12,10 @@ import { fsyncDir, writeFileAtomic } from '../storage/atomic';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, moveAside, newAsideFolder, placeAtomically } from '../storage/move-aside';
 import { BackupRepository } from '../storage/repository';
-import { checkDatabase, type TargetCheck } from './check';
+import type { TargetCheck } from './check';
+import { checkHealth } from './health';
+import { describeLost, SCHEMA_CODES } from './schema-findings';
+import { objectKey, objectName, type SchemaObject } from '../core/schema-baseline';
 import type { ProgressFn } from './progress';
 import { replaceDatabase } from './restore';
 import { verifyBackup } from './verify';
@@ -78,7 +81,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   repo.ensureDir();
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'repair'), opts.waitMs ?? 0, opts.signal);
   try {
-    const before = await checkDatabase(target, file, { onProgress: opts.onProgress });
+    const before = await checkHealth(config, target, { onProgress: opts.onProgress });
     if (before.busy) throw inUseError(file, before.busy, `stop the application first, then run dbguard repair ${target}`);
     const damage = before.findings.filter((f) => f.severity === 'error').map((f) => f.message);
     const result: RepairResult = { ok: true, target, path: file, strategy: 'none', dryRun: Boolean(opts.dryRun), quarantine: null, details: { damage, notes: [] } };
@@ -87,6 +90,13 @@ export async function repair(config: Config, target: string, opts: RepairOptions
       result.after = before;
       return result;
     }
+    // Only tables or sequences are missing: the file itself is sound. Putting a
+    // backup over it would also lose every row written since in the other tables,
+    // so only an explicit --strategy restore does that.
+    const schemaOnly = before.findings.every((f) => f.severity !== 'error' || SCHEMA_CODES.has(f.code));
+    const missing = before.missing ?? [];
+    if (schemaOnly && (strategy !== 'restore' || !repo.list(target).some((e) => e.status === 'valid' && holdsAll(e.manifest, missing)))) throw schemaOnlyError(target, before, strategy, repo);
+    if (schemaOnly) result.details.notes.push(`the replaced database was readable and only lacked ${missing.map((o) => `${o.kind} ${objectName(o)}`).join(', ')}; rows written to other tables since the backup are in it, in the quarantine folder`);
     if (opts.dryRun) {
       result.details.notes.push(`would move ${databaseFiles(file).join(', ') || 'nothing (the file is missing)'} to ${path.join(repo.dir, 'quarantine')}/, then apply strategy ${strategy}`);
       result.ok = false;
@@ -102,7 +112,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
 
     const tryRestore = async (): Promise<string | undefined> => {
       const skipped: string[] = [];
-      for (const entry of repo.list(target).filter((e) => e.status === 'valid')) {
+      for (const entry of repo.list(target).filter((e) => e.status === 'valid' && holdsAll(e.manifest, missing))) {
         const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
         if (!v.ok) { skipped.push(entry.id); continue; }
         await replaceDatabase(entry.file, file, path.join(repo.dir, 'pre-restore'), target, clock.now());
@@ -177,7 +187,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
       );
     }
     result.strategy = placed;
-    result.after = await checkDatabase(target, file, { onProgress: opts.onProgress });
+    result.after = await checkHealth(config, target, { onProgress: opts.onProgress });
     result.ok = result.after.ok;
     writeRecord(quarantine, result);
     log.warn({ target, strategy: placed, quarantine, restoredFrom: result.details.restoredFrom, lossless: result.details.salvage?.lossless, ok: result.ok, notes: result.details.notes }, 'RECOVERY: database repaired');
@@ -188,6 +198,26 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   } finally {
     lock.release();
   }
+}
+
+/** True when the manifest lists every one of `objects` (a backup to restore a lost table from must have it). */
+function holdsAll(manifest: { tables: { schema: string; name: string }[]; sequences: { schema: string; name: string }[] } | undefined, objects: SchemaObject[]): boolean {
+  if (!objects.length) return true;
+  if (!manifest) return false;
+  const held = new Set([...manifest.tables.map((t) => objectKey({ kind: 'table', ...t })), ...(manifest.sequences ?? []).map((q) => objectKey({ kind: 'sequence', ...q }))]);
+  return objects.every((o) => held.has(objectKey(o)));
+}
+
+/** Why repair leaves a database alone that only lost tables or sequences, and what to run instead. */
+function schemaOnlyError(target: string, before: TargetCheck, strategy: Strategy, repo: BackupRepository): IntegrityError {
+  const missing = before.missing ?? [];
+  const from = repo.list(target).find((e) => e.status === 'valid' && holdsAll(e.manifest, missing));
+  const what = before.lost?.length === missing.length ? describeLost(before.lost) : missing.map((o) => `${o.kind} ${objectName(o)}`).join(', ');
+  return new IntegrityError(
+    `${target}: ${before.path} lacks ${what}; the file is otherwise readable, so repair --strategy ${strategy} changed nothing${strategy === 'restore' ? ' (no valid backup has everything it lacks)' : ' (putting a backup over it would also lose the rows written since in every other table)'}`,
+    `${from ? `dbguard restore ${target} --from ${from.id} (the current file is kept in pre-restore/; merge newer rows from it by hand), or dbguard repair ${target} --strategy restore, ` : ''}or dbguard accept-schema ${target} if it was dropped on purpose`,
+    'schema-lost',
+  );
 }
 
 /** Salvages the quarantined file into `<quarantine>/<name>.salvaged.duckdb`; retries without a WAL that cannot be replayed. */

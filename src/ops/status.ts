@@ -3,7 +3,7 @@ import { selectTargets } from '../config/targets';
 import { Schedule } from '../core/schedule';
 import { JobHistory, summarize } from '../daemon/history';
 import { BackupRepository } from '../storage/repository';
-import { checkDatabase } from './check';
+import { checkHealth } from './health';
 
 export interface TargetStatus {
   target: string;
@@ -66,7 +66,7 @@ export async function status(config: Config, selector: string | undefined, env: 
       ? { ok: s.lastCheck.healthy, at: s.lastCheck.endedAt ?? s.lastCheck.at, findings: s.lastCheck.findings ?? [], source: 'daemon' }
       : null;
     if (!lastCheck) {
-      const c = await checkDatabase(target, t.path, { quick: true });
+      const c = await checkHealth(config, target, { quick: true });
       lastCheck = { ok: c.busy ? null : c.ok, at: new Date().toISOString(), findings: c.busy ? ['busy'] : c.findings.map((f) => f.code), source: 'now' };
     }
     const healthy = lastCheck.ok;

@@ -28,6 +28,8 @@ export interface Manifest {
   validation: { status: 'valid' | 'invalid'; checkedAt: string; durationMs: number; problems?: string[] };
   phases?: Record<string, number>;
   walIncluded?: boolean;
+  /** Tables and sequences the source had lost when this copy was made (`backup --allow-damaged`). */
+  schemaLost?: string[];
   host?: string;
   dbguardVersion?: string;
   verifiedAt?: string;

@@ -46,6 +46,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
         target: r.target, id: r.id, file: r.file, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
         ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),
+        ...(r.schemaLost ? { schemaLost: r.schemaLost } : {}),
       })),
       errors: failures,
     });
@@ -66,4 +67,5 @@ function printResult(ctx: CliContext, r: BackupResult) {
   if (r.cleaned.length) ctx.print(`  cleaned up ${r.cleaned.length} temporary file(s) of an interrupted run`);
   if (r.removed.length) ctx.print(`  rotation removed ${r.removed.length}: ${r.removed.join(', ')}`);
   for (const p of r.problems) ctx.print(`  ${c.red('problem')} ${p}`);
+  if (r.schemaLost) ctx.print(`  ${c.yellow('stored with --allow-damaged')}: the database lacks ${r.schemaLost.join(', ')}; the older backup that has it is kept by rotation, and check reports it until dbguard accept-schema ${r.target}`);
 }
