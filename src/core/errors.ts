@@ -126,3 +126,15 @@ export function causeChain(err: unknown): unknown[] {
   }
   return out;
 }
+
+/**
+ * A check or verification could not run (the DuckDB worker could not start,
+ * was killed — e.g. out of memory —, or ran out of disk): nothing is known
+ * about the file, so this is never damage and nothing may act on it (exit 6,
+ * like the other conditions of the machine; the daemon retries it).
+ */
+export class CouldNotCheckError extends DbguardError {
+  constructor(message: string, hint = 'see the cause above, fix it (memory, processes, disk space) and run the command again', code = 'could-not-check') {
+    super(message, code, ExitCode.storage, hint);
+  }
+}

@@ -18,6 +18,7 @@ import { applyRetention } from './prune';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
 import { dbguardVersion } from './version';
+import { notRunError } from './worker-errors';
 
 export interface BackupOptions {
   /** Overrides config `keep` for this run's rotation. */
@@ -65,6 +66,9 @@ function workerError(err: unknown, target: string, file: string): Error {
   if (f.kind === 'lock') {
     return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write');
   }
+  // A full disk while copying or checkpointing the copy is the backup folder's problem, never the source's.
+  const notRun = notRunError(err, `backing up ${target} (${file})`);
+  if (notRun) return notRun;
   return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`);
 }
 
