@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StorageError } from '../src/core/errors';
 import { backupTarget } from '../src/ops/backup';
-import { makeProject, tempFilesIn, type Project } from './helpers/backup';
+import { runWorker, WorkerFailed } from '../src/engines/duckdb/client';
+import { dataBlockOffset, flipByte, makeProject, tempFilesIn, type Project } from './helpers/backup';
 import { runCli } from './helpers/cli';
 import { crashWriter } from './helpers/damage';
 import { sha256 as sha256Of } from './helpers/db';
@@ -73,5 +74,28 @@ describe('a full backup disk', () => {
     expect((err as StorageError).code).toBe('disk-full');
     expect((err as Error).message).toMatch(/disk full/i);
     expect(tempFilesIn(disk.dir)).toEqual([]);
+  });
+
+  test('salvage into a full disk fails as "disk full", never as rows lost from the source', async () => {
+    disk = mountTmpfs(path.join(p.dir, 'small'), 'size=1m');
+    const err = await runWorker({ action: 'salvage', file: p.db, dest: path.join(disk.dir, 'salvaged.duckdb') }).then((r) => r, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerFailed);
+    expect((err as WorkerFailed).failure.kind).toBe('disk-full');
+  });
+
+  test('repair whose salvage fills the quarantine disk: exit 6, the damaged file stays in quarantine, named in the message', async () => {
+    flipByte(p.db, await dataBlockOffset(p.db, 'tracks'));
+    const damagedSha = sha256Of(p.db);
+    // room for the damaged file moved aside (2.6 MB), not for a salvage beside it
+    disk = mountTmpfs(path.join(p.dir, 'small'), 'size=3m');
+    fs.writeFileSync(p.configFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(p.configFile, 'utf8')), backupDir: disk.dir }));
+    const r = runCli(['repair', 'production', '--strategy', 'salvage', '--yes'], { cwd: p.dir });
+    expect(r.stderr).toMatch(/disk full/);
+    expect(r.code).toBe(6);
+    const qdir = path.join(disk.dir, 'quarantine');
+    const [folder] = fs.readdirSync(qdir);
+    expect(r.stderr).toContain(path.join(qdir, folder!));
+    expect(sha256Of(path.join(qdir, folder!, 'production.duckdb'))).toBe(damagedSha);
+    expect(r.stderr).not.toMatch(/lost|internal error/i);
   });
 });

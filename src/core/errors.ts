@@ -96,6 +96,8 @@ function storageErrorFor(err: unknown, path: string, action: string): StorageErr
       return new StorageError(`permission denied while ${action} ${path}`, `give the user running dbguard write access to ${path}`, 'permission-denied');
     case 'EROFS':
       return new StorageError(`read-only file system while ${action} ${path}`, 'point backupDir to a writable disk', 'read-only-fs');
+    case 'EIO':
+      return new StorageError(`I/O error of the disk while ${action} ${path}`, 'the disk may be failing: check dmesg and smartctl, then run again; nothing was judged damaged', 'io-error');
     case 'ENOTDIR':
     case 'EEXIST':
     case 'EISDIR':

@@ -16,6 +16,7 @@ import { checkDatabase, type TargetCheck } from './check';
 import type { ProgressFn } from './progress';
 import { replaceDatabase } from './restore';
 import { verifyBackup } from './verify';
+import { notRunError } from './worker-errors';
 
 export type Strategy = 'auto' | 'salvage' | 'restore' | 'recreate';
 
@@ -202,6 +203,9 @@ async function salvageInto(damaged: string, quarantine: string, opts: RepairOpti
   try {
     return { ...(await attempt(damaged)), file: out, walLeftOut: false };
   } catch (err) {
+    // A full quarantine disk (or a worker that could not run) says nothing about what is lost.
+    const notRun = notRunError(err, `salvaging ${damaged} (kept in ${quarantine})`);
+    if (notRun) throw notRun;
     const message = err instanceof WorkerFailed ? err.failure.message : String(err);
     if (fs.existsSync(`${damaged}.wal`)) {
       // A foreign or stale WAL makes the open fail; the main file may be intact without it.
@@ -212,6 +216,8 @@ async function salvageInto(damaged: string, quarantine: string, opts: RepairOpti
         return { ...report, file: out, walLeftOut: true };
       } catch (err2) {
         fs.rmSync(out, { force: true });
+        const notRun2 = notRunError(err2, `salvaging ${damaged} without its WAL (kept in ${quarantine})`);
+        if (notRun2) throw notRun2;
         return { tables: [], failedObjects: [], lossless: false, file: null, walLeftOut: true, error: err2 instanceof WorkerFailed ? err2.failure.message : String(err2) };
       } finally {
         fs.rmSync(bare, { force: true });
