@@ -13,7 +13,7 @@ import { dataBlockOffset, flipByte, makeProject, tempFilesIn, type Project } fro
 import { runCli } from './helpers/cli';
 import { crashWriter } from './helpers/damage';
 import { sha256 as sha256Of } from './helpers/db';
-import { mountTmpfs } from './helpers/tmpfs';
+import { mountTmpfs } from './helpers/faults';
 
 
 

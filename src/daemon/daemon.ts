@@ -5,7 +5,7 @@ import type { Config } from '../config/load';
 import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
-import { backupTarget } from '../ops/backup';
+import { backupTarget, type BackupResult } from '../ops/backup';
 import { checkDatabase } from '../ops/check';
 import { repair } from '../ops/repair';
 import { requiredObjects } from '../ops/required';
@@ -140,15 +140,22 @@ export class Daemon {
 
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     try {
-      const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log }));
     } catch (err) {
       if (!(err instanceof IntegrityError) || signal.aborted) throw err;
       this.alerter.notify(target, 'damage', 'backup', err.message);
       if (!this.config.autoRepair || !(await this.autoRepair(target, signal))) throw err;
-      const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log }));
     }
+  }
+
+  /** The backup is published; a rotation that could not delete old ones is alerted and counted (they fill the disk). */
+  private rotated(r: BackupResult): JobOutcome {
+    if (r.rotationError) {
+      this.metrics.rotationFailures.inc({ target: r.target });
+      this.alerter.notify(r.target, 'failure', 'backup', `backup ${r.id} was published, but ${r.rotationError}`);
+    }
+    return { backupId: r.id };
   }
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {

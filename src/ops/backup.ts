@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { DbguardError, errorMessage, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -14,7 +14,7 @@ import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { readFileHeader } from '../engines/duckdb/header';
 import { fileFindings } from './check';
-import { applyRetention } from './prune';
+import { applyRetention, removalError, type RemovalFailure } from './prune';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
 import { dbguardVersion } from './version';
@@ -51,8 +51,13 @@ export interface BackupResult {
   cleaned: string[];
   walIncluded: boolean;
   lockTakenOverFrom?: LockInfo;
-  /** Set when the backup was published but removing old ones failed. */
+  /**
+   * Set when the backup was published but removing old ones failed: the
+   * message names each file. The CLI exits 6 and the daemon alerts.
+   */
   rotationError?: string;
+  /** The old backups rotation could not delete, when that is why it failed. */
+  rotationFailed?: RemovalFailure[];
 }
 
 /** Free space needed for a copy of `bytes`: the copy plus 10% and 16 MiB of headroom. */
@@ -258,21 +263,28 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
 
     let removed: string[] = [];
     let rotationError: string | undefined;
+    let rotationFailed: RemovalFailure[] | undefined;
     if (status === 'valid') {
+      // The new backup is published and valid; a failed rotation only leaves old ones
+      // behind, but that fills the disk, so it is reported (exit 6, alert), never swallowed.
       try {
-        removed = applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now()).removed;
+        const rotated = applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now());
+        removed = rotated.removed;
+        if (rotated.failed.length) {
+          rotationFailed = rotated.failed;
+          rotationError = removalError(target, rotated.failed, 'rotation').message;
+        }
       } catch (err) {
-        // The new backup is published and valid; a failed rotation only leaves old ones behind.
-        rotationError = (err as Error).message;
-        log.warn({ target, error: rotationError }, 'rotation failed; older backups were kept');
+        rotationError = `${target}: rotation failed: ${errorMessage(err)}`;
       }
+      if (rotationError) log.warn({ target, error: rotationError, failed: rotationFailed }, 'rotation failed; older backups were kept');
     }
     const tables = snap.catalog.tables.map(({ schema, name, rows }) => ({ schema, name, rows }));
     return {
       target, id, file, bytes, sha256, status, problems, tables,
       rows: tables.reduce((n, t) => n + t.rows, 0),
       durationMs: Date.now() - started,
-      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError,
+      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError, rotationFailed,
     };
   } catch (err) {
     if (tmp) {

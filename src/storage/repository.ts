@@ -129,10 +129,21 @@ export class BackupRepository {
     return names.filter((n) => tempFileTarget(n) === target || orphan(n)).map((n) => path.join(this.dir, n));
   }
 
-  /** Removes a backup: the data file first, then its manifest (a lone manifest is ignored by list). */
+  /**
+   * Removes a backup: the data file first, then its manifest (a lone manifest
+   * is ignored by list). Idempotent (a file already gone is fine); throws
+   * the file system's error (EPERM for an immutable file, with its path)
+   * for anything else, so the caller can report it.
+   */
   remove(entry: BackupEntry): void {
-    fs.rmSync(entry.file, { force: true });
-    fs.rmSync(manifestPath(entry.file), { force: true });
+    // unlink, not rmSync: rmSync turns an immutable file's EPERM into a misleading ENOTDIR
+    for (const f of [entry.file, manifestPath(entry.file)]) {
+      try {
+        fs.unlinkSync(f);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
   }
 }
 
