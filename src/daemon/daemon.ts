@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../core/types';
 import { backupTarget, type BackupResult } from '../ops/backup';
 import { checkDatabase } from '../ops/check';
 import { repair } from '../ops/repair';
+import { futureBackupsFinding } from '../ops/list';
 import { requiredObjects } from '../ops/required';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
@@ -234,14 +235,16 @@ export class Daemon {
     let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
     const worsen = (s: 'degraded' | 'unhealthy') => { if (status !== 'unhealthy') status = s; };
     for (const [target, sched] of this.schedules) {
-      const newest = this.repo.newestValid(target);
+      const entries = this.repo.list(target, now);
+      const newest = entries.find((e) => e.status === 'valid' && !e.future);
+      const future = futureBackupsFinding(target, entries, now);
       const ageSeconds = newest ? Math.round((now.getTime() - newest.createdAt.getTime()) / 1000) : null;
       const fresh = newest !== undefined && ageSeconds! * 1000 < 2 * sched.backup.periodMs(now);
       const check = this.lastCheck.get(target) ?? null;
       const s = summarize(runs, target);
       const lastFailed = [s.lastBackupRun, s.lastCheck].some((r) => r?.state === 'failed');
       if (check?.ok === false || !fresh) worsen('unhealthy');
-      else if (lastFailed || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
+      else if (lastFailed || future || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
       targets[target] = {
         healthy: check?.ok !== false && fresh,
         last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh } : null,
@@ -249,6 +252,8 @@ export class Daemon {
         last_failure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
         running: s.running.map((r) => ({ kind: r.kind, state: r.state, attempt: r.attempt })),
         next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null },
+        warnings: future ? [{ code: future.code, message: future.message }] : [],
+        future_backups: entries.filter((e) => e.future).map((e) => ({ id: e.id, created_at: e.createdAt.toISOString() })),
       };
     }
     return {

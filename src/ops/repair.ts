@@ -103,7 +103,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
 
     const tryRestore = async (): Promise<string | undefined> => {
       const skipped: string[] = [];
-      for (const entry of repo.list(target).filter((e) => e.status === 'valid')) {
+      for (const entry of repo.list(target).filter((e) => e.status === 'valid' && !e.future)) {
         const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
         if (!v.ok) { skipped.push(entry.id); continue; }
         await replaceDatabase(entry.file, file, path.join(repo.dir, 'pre-restore'), target, clock.now());

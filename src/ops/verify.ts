@@ -100,7 +100,7 @@ export async function verifyTargets(config: Config, selector: string | undefined
   }
   for (const target of names) {
     const entries = repo.list(target);
-    const chosen = 'all' in which ? entries : 'id' in which ? entries.filter((e) => e.id === which.id) : entries.filter((e) => e.status === 'valid').slice(0, 1);
+    const chosen = 'all' in which ? entries : 'id' in which ? entries.filter((e) => e.id === which.id) : entries.filter((e) => e.status === 'valid' && !e.future).slice(0, 1);
     if ('id' in which && chosen.length === 0) continue;
     if (chosen.length === 0) {
       results.push({ target, id: '', file: '', ok: false, durationMs: 0, findings: [error('no-backups', `${target} has no ${'all' in which ? '' : 'valid '}backup in ${repo.dir}`, `take one with dbguard backup ${target}`)] });
