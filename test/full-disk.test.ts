@@ -13,6 +13,8 @@ import { dataBlockOffset, flipByte, makeProject, tempFilesIn, type Project } fro
 import { runCli } from './helpers/cli';
 import { crashWriter } from './helpers/damage';
 import { sha256 as sha256Of } from './helpers/db';
+import { JobHistory } from '../src/daemon/history';
+import { Daemons, Sandbox, startRecorder, waitFor } from './helpers/daemon';
 import { mountTmpfs } from './helpers/faults';
 
 
@@ -97,5 +99,38 @@ describe('a full backup disk', () => {
     expect(r.stderr).toContain(path.join(qdir, folder!));
     expect(sha256Of(path.join(qdir, folder!, 'production.duckdb'))).toBe(damagedSha);
     expect(r.stderr).not.toMatch(/lost|internal error/i);
+  });
+});
+
+describe('the daemon on a full backup disk', () => {
+  const box = new Sandbox('dbguard-fulldisk-');
+  const daemons = new Daemons();
+  let disk: { dir: string; cleanup(): void } | undefined;
+  afterEach(async () => { await daemons.stopAll(); disk?.cleanup(); disk = undefined; });
+  afterAll(() => box.cleanup());
+
+  test('retries the backup as a storage error, sends a failure alert, never a damage alert, never repairs', async () => {
+    const hook = await startRecorder();
+    try {
+      const site = await box.site();
+      // room for the history file and the lock, none for the copy
+      disk = mountTmpfs(path.join(site.dir, 'small'), 'size=64m,nr_inodes=3');
+      site.rewrite({ backupDir: disk.dir, autoRepair: true, retry: { attempts: 2, baseDelayMs: 50, factor: 2, maxDelayMs: 100 }, alerts: { webhook: { url: `${hook.url}/h` } } });
+      const before = sha256Of(site.db('production'));
+      const d = await daemons.start(site.config());
+      const history = new JobHistory(disk.dir);
+      const failed = await waitFor('the production backup to fail', () => history.read().find((r) => r.target === 'production' && r.kind === 'backup' && r.state === 'failed'));
+      expect(failed.error?.code).toBe('disk-full');
+      expect(history.read().some((r) => r.id === failed.id && r.state === 'retrying')).toBe(true);
+      await d.alerter.flush(10000);
+      const events = hook.requests.filter((q) => q.json?.target === 'production').map((q) => q.json.event);
+      expect(events).toContain('failure');
+      expect(events).not.toContain('damage');
+      expect(events).not.toContain('repair');
+      expect(fs.existsSync(path.join(disk.dir, 'quarantine'))).toBe(false);
+      expect(sha256Of(site.db('production'))).toBe(before);
+    } finally {
+      await hook.close();
+    }
   });
 });
