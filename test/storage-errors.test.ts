@@ -57,3 +57,29 @@ describe('fsyncDir', () => {
     expect(fs.readdirSync(t.dir)).toEqual(['m.json']);
   });
 });
+
+describe('worker failure classification', () => {
+  const { classifyDuckdbError } = jest.requireActual('../src/engines/duckdb/classify') as typeof import('../src/engines/duckdb/classify');
+  const { notRunError } = jest.requireActual('../src/ops/worker-errors') as typeof import('../src/ops/worker-errors');
+  const { WorkerFailed } = jest.requireActual('../src/engines/duckdb/client') as typeof import('../src/engines/duckdb/client');
+  const errno = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it.each([
+    ['Node ENOSPC while copying', 'disk-full', errno('ENOSPC', 'ENOSPC: no space left on device, copyfile')],
+    ['DuckDB FATAL checkpoint on a full disk', 'disk-full', new Error('FATAL Error: Failed to create checkpoint because of error: Could not write file "x": No space left on device')],
+    ['DuckDB WAL write on a full disk', 'disk-full', new Error('IO Error: Could not write file "x.wal": No space left on device')],
+    ['EIO', 'storage', errno('EIO', 'EIO: i/o error, read')],
+    ['DuckDB out of memory', 'no-memory', new Error('Out of Memory Error: failed to allocate data of size 2.0 GiB')],
+    ['a checksum failure', 'corrupt', new Error('IO Error: Corrupt database file: computed checksum 1 does not match stored checksum 2 in block 3')],
+  ])('%s is %s', (_what, kind, err) => {
+    expect(classifyDuckdbError(err).kind).toBe(kind);
+  });
+
+  it('a full disk, a failed fork and a SIGKILLed worker are exit-6 errors; a segfault on a file is not', () => {
+    expect(notRunError(new WorkerFailed({ kind: 'disk-full', message: 'x' }), 'copying f')).toMatchObject({ exitCode: 6, code: 'disk-full' });
+    expect(notRunError(new WorkerFailed({ kind: 'not-started', message: 'could not start the DuckDB worker: spawn ENOENT' }), 'checking f')).toMatchObject({ exitCode: 6, code: 'could-not-check' });
+    expect(notRunError(new WorkerFailed({ kind: 'crash', message: 'DuckDB stopped with signal SIGKILL', signal: 'SIGKILL' }), 'checking f')?.message).toMatch(/out of memory\?/);
+    expect(notRunError(new WorkerFailed({ kind: 'crash', message: 'DuckDB stopped with signal SIGSEGV', signal: 'SIGSEGV' }), 'checking f')).toBeUndefined();
+    expect(notRunError(new WorkerFailed({ kind: 'corrupt', message: 'checksum' }), 'checking f')).toBeUndefined();
+  });
+});
