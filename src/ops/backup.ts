@@ -6,7 +6,7 @@ import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import type { InspectResult, ScanResult, SnapshotResult, WorkerRequest } from '../engines/duckdb/protocol';
-import { fsyncDir } from '../storage/atomic';
+import { fsyncDir, fsyncFile } from '../storage/atomic';
 import { sha256File } from '../storage/hash';
 import { acquireLock, type LockInfo } from '../storage/lock';
 import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
@@ -80,16 +80,6 @@ function workerError(err: unknown, target: string, file: string): Error {
 function freeBytes(dir: string): number {
   const s = fs.statfsSync(dir);
   return Number(s.bavail) * Number(s.bsize);
-}
-
-async function fsyncFile(file: string, mode: number): Promise<void> {
-  const handle = await fs.promises.open(file, 'r+');
-  try {
-    await handle.sync();
-    await handle.chmod(mode);
-  } finally {
-    await handle.close();
-  }
 }
 
 function refuse(target: string, damage: string[]): IntegrityError {

@@ -28,6 +28,21 @@ export function fsyncDir(dir: string): void {
 }
 
 /**
+ * Flushes a file's data to disk and sets its mode, without blocking the event
+ * loop (so a sha256 can run beside it). Throws the file system's error (EIO,
+ * ENOSPC…) for the caller to map: a file whose fsync failed is not durable.
+ */
+export async function fsyncFile(file: string, mode: number): Promise<void> {
+  const handle = await fs.promises.open(file, 'r+');
+  try {
+    await handle.sync();
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * Writes a file atomically: a temporary file beside it, fsync, rename over
  * the target, fsync of the folder. Readers see the old content or the new,
  * never a mix. The temporary file is removed if anything fails.
