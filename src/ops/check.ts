@@ -5,9 +5,8 @@ import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
 import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb/header';
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
-import { scrubBlocks } from '../engines/duckdb/scrub';
+import { scrubBlocks, type ScrubResult } from '../engines/duckdb/scrub';
 import { CouldNotCheckError, errorMessage, InterruptedError, storageErrorFrom } from '../core/errors';
-import type { ScrubResult } from '../engines/duckdb/scrub';
 import type { ProgressFn } from './progress';
 import { notRunError } from './worker-errors';
 
