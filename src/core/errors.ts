@@ -96,6 +96,8 @@ function storageErrorFor(err: unknown, path: string, action: string): StorageErr
       return new StorageError(`permission denied while ${action} ${path}`, `give the user running dbguard write access to ${path}`, 'permission-denied');
     case 'EROFS':
       return new StorageError(`read-only file system while ${action} ${path}`, 'point backupDir to a writable disk', 'read-only-fs');
+    case 'EIO':
+      return new StorageError(`I/O error of the disk while ${action} ${path}`, 'the disk may be failing: check dmesg and smartctl, then run again; nothing was judged damaged', 'io-error');
     case 'ENOTDIR':
     case 'EEXIST':
     case 'EISDIR':
@@ -125,4 +127,16 @@ export function causeChain(err: unknown): unknown[] {
     cur = (cur as { cause?: unknown } | null)?.cause;
   }
   return out;
+}
+
+/**
+ * A check or verification could not run (the DuckDB worker could not start,
+ * was killed — e.g. out of memory —, or ran out of disk): nothing is known
+ * about the file, so this is never damage and nothing may act on it (exit 6,
+ * like the other conditions of the machine; the daemon retries it).
+ */
+export class CouldNotCheckError extends DbguardError {
+  constructor(message: string, hint = 'see the cause above, fix it (memory, processes, disk space) and run the command again', code = 'could-not-check') {
+    super(message, code, ExitCode.storage, hint);
+  }
 }

@@ -5,9 +5,10 @@ import type { Config } from '../config/load';
 import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
-import { backupTarget } from '../ops/backup';
+import { backupTarget, type BackupResult } from '../ops/backup';
 import { repair } from '../ops/repair';
 import { checkHealth } from '../ops/health';
+import { futureBackupsFinding } from '../ops/list';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
 import { JobHistory, summarize, type JobKind, type JobRecord } from './history';
@@ -139,15 +140,22 @@ export class Daemon {
 
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     try {
-      const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log }));
     } catch (err) {
       if (!(err instanceof IntegrityError) || signal.aborted) throw err;
       this.alerter.notify(target, 'damage', 'backup', err.message);
       if (!this.config.autoRepair || !(await this.autoRepair(target, signal))) throw err;
-      const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log }));
     }
+  }
+
+  /** The backup is published; a rotation that could not delete old ones is alerted and counted (they fill the disk). */
+  private rotated(r: BackupResult): JobOutcome {
+    if (r.rotationError) {
+      this.metrics.rotationFailures.inc({ target: r.target });
+      this.alerter.notify(r.target, 'failure', 'backup', `backup ${r.id} was published, but ${r.rotationError}`);
+    }
+    return { backupId: r.id };
   }
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
@@ -225,14 +233,16 @@ export class Daemon {
     let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
     const worsen = (s: 'degraded' | 'unhealthy') => { if (status !== 'unhealthy') status = s; };
     for (const [target, sched] of this.schedules) {
-      const newest = this.repo.newestValid(target);
+      const entries = this.repo.list(target, now);
+      const newest = entries.find((e) => e.status === 'valid' && !e.future);
+      const future = futureBackupsFinding(target, entries, now);
       const ageSeconds = newest ? Math.round((now.getTime() - newest.createdAt.getTime()) / 1000) : null;
       const fresh = newest !== undefined && ageSeconds! * 1000 < 2 * sched.backup.periodMs(now);
       const check = this.lastCheck.get(target) ?? null;
       const s = summarize(runs, target);
       const lastFailed = [s.lastBackupRun, s.lastCheck].some((r) => r?.state === 'failed');
       if (check?.ok === false || !fresh) worsen('unhealthy');
-      else if (lastFailed || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
+      else if (lastFailed || future || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
       targets[target] = {
         healthy: check?.ok !== false && fresh,
         last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh } : null,
@@ -240,6 +250,8 @@ export class Daemon {
         last_failure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
         running: s.running.map((r) => ({ kind: r.kind, state: r.state, attempt: r.attempt })),
         next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null },
+        warnings: future ? [{ code: future.code, message: future.message }] : [],
+        future_backups: entries.filter((e) => e.future).map((e) => ({ id: e.id, created_at: e.createdAt.toISOString() })),
       };
     }
     return {

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { DbguardError, errorMessage, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import type { InspectResult, ScanResult, SnapshotResult, WorkerRequest } from '../engines/duckdb/protocol';
-import { fsyncDir } from '../storage/atomic';
+import { fsyncDir, fsyncFile } from '../storage/atomic';
 import { sha256File } from '../storage/hash';
 import { acquireLock, type LockInfo } from '../storage/lock';
 import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
@@ -17,10 +17,11 @@ import { fileFindings } from './check';
 import { schemaRules } from './health';
 import { schemaFindings, schemaRefusal } from './schema-findings';
 import { objectName } from '../core/schema-baseline';
-import { applyRetention } from './prune';
+import { applyRetention, removalError, type RemovalFailure } from './prune';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
 import { dbguardVersion } from './version';
+import { notRunError } from './worker-errors';
 
 export interface BackupOptions {
   /** Overrides config `keep` for this run's rotation. */
@@ -57,10 +58,15 @@ export interface BackupResult {
   cleaned: string[];
   walIncluded: boolean;
   lockTakenOverFrom?: LockInfo;
-  /** Set when the backup was published but removing old ones failed. */
+  /**
+   * Set when the backup was published but removing old ones failed: the
+   * message names each file. The CLI exits 6 and the daemon alerts.
+   */
   rotationError?: string;
   /** Tables and sequences the source lacked that the baseline expects (stored with --allow-damaged). */
   schemaLost?: string[];
+  /** The old backups rotation could not delete, when that is why it failed. */
+  rotationFailed?: RemovalFailure[];
 }
 
 /** Free space needed for a copy of `bytes`: the copy plus 10% and 16 MiB of headroom. */
@@ -74,22 +80,15 @@ function workerError(err: unknown, target: string, file: string): Error {
   if (f.kind === 'lock') {
     return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write');
   }
+  // A full disk while copying or checkpointing the copy is the backup folder's problem, never the source's.
+  const notRun = notRunError(err, `backing up ${target} (${file})`);
+  if (notRun) return notRun;
   return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`);
 }
 
 function freeBytes(dir: string): number {
   const s = fs.statfsSync(dir);
   return Number(s.bavail) * Number(s.bsize);
-}
-
-async function fsyncFile(file: string, mode: number): Promise<void> {
-  const handle = await fs.promises.open(file, 'r+');
-  try {
-    await handle.sync();
-    await handle.chmod(mode);
-  } finally {
-    await handle.close();
-  }
 }
 
 function refuse(target: string, damage: string[]): IntegrityError {
@@ -272,21 +271,28 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
 
     let removed: string[] = [];
     let rotationError: string | undefined;
+    let rotationFailed: RemovalFailure[] | undefined;
     if (status === 'valid') {
+      // The new backup is published and valid; a failed rotation only leaves old ones
+      // behind, but that fills the disk, so it is reported (exit 6, alert), never swallowed.
       try {
-        removed = applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now()).removed;
+        const rotated = applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now());
+        removed = rotated.removed;
+        if (rotated.failed.length) {
+          rotationFailed = rotated.failed;
+          rotationError = removalError(target, rotated.failed, 'rotation').message;
+        }
       } catch (err) {
-        // The new backup is published and valid; a failed rotation only leaves old ones behind.
-        rotationError = (err as Error).message;
-        log.warn({ target, error: rotationError }, 'rotation failed; older backups were kept');
+        rotationError = `${target}: rotation failed: ${errorMessage(err)}`;
       }
+      if (rotationError) log.warn({ target, error: rotationError, failed: rotationFailed }, 'rotation failed; older backups were kept');
     }
     const tables = snap.catalog.tables.map(({ schema, name, rows }) => ({ schema, name, rows }));
     return {
       target, id, file, bytes, sha256, status, problems, tables,
       rows: tables.reduce((n, t) => n + t.rows, 0),
       durationMs: Date.now() - started,
-      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError,
+      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError, rotationFailed,
       ...(schemaLost.length ? { schemaLost } : {}),
     };
   } catch (err) {

@@ -5,10 +5,12 @@ import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
 import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb/header';
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
-import { scrubBlocks } from '../engines/duckdb/scrub';
+import { scrubBlocks, type ScrubResult } from '../engines/duckdb/scrub';
+import { CouldNotCheckError, errorMessage, InterruptedError, storageErrorFrom } from '../core/errors';
 import type { ProgressFn } from './progress';
 import { schemaFindings, type SchemaRules } from './schema-findings';
 import type { ExpectedObject, SchemaObject } from '../core/schema-baseline';
+import { notRunError } from './worker-errors';
 
 /** Schema rules (`requiredTables`, `requiredSequences`, the backups' baseline): see ops/schema-findings.ts. */
 export interface CheckOptions extends SchemaRules {
@@ -92,7 +94,10 @@ export function fileFindings(target: string, file: string): FileFindings {
  * read of every column of every table and a checksum scrub of every block,
  * run side by side. Never modifies the file (every open is READ_ONLY, in a
  * child process). Damage is returned as findings; a lock held by another
- * process is returned as `busy`. Does not throw for a bad file.
+ * process is returned as `busy`. Does not throw for a bad file; throws
+ * StorageError or CouldNotCheckError (exit 6) when the check could not run
+ * (full disk, EIO, a worker that could not start or was killed), and
+ * InterruptedError when `signal` aborted it: never a damage finding.
  */
 export async function checkDatabase(target: string, file: string, opts: CheckOptions = {}): Promise<TargetCheck> {
   const started = Date.now();
@@ -115,20 +120,41 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   const scanning = opts.quick
     ? runWorker<InspectResult>({ action: 'inspect', file }, { signal: opts.signal })
     : runWorker<InspectResult & ScanResult>({ action: 'scan', file }, { onProgress: progress, signal: opts.signal });
-  const scrubbing = opts.quick ? undefined : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize - BLOCKS_START));
+  // Settled at once, so a scrub that fails (EIO) while the scan is awaited is never an
+  // unhandled rejection; both always run to completion and both are reported.
+  const scrubbing: Promise<Settled<ScrubResult>> | undefined = opts.quick
+    ? undefined
+    : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize - BLOCKS_START)).then((value) => ({ value }), (error: unknown) => ({ error }));
+  const finish = async () => {
+    const scrub = await scrubbing;
+    if (scrub && 'value' in scrub) addScrubFindings(result, scrubFindings(file, scrub.value, target));
+    else if (scrub) scrubFailed(result, file, scrub.error, opts.signal);
+    return done();
+  };
 
   let inspected: InspectResult & Partial<ScanResult> & { unreadable?: UnreadableTable[] };
   try {
     inspected = await scanning;
   } catch (e) {
-    await scrubbing?.catch(() => undefined);
+    const scrub = await scrubbing;
+    if (opts.signal?.aborted) throw new InterruptedError(`check of ${target} interrupted`);
+    const notRun = notRunError(e, `checking ${file}`);
+    if (notRun) {
+      const scrubSaw = scrub && 'value' in scrub ? scrubFindings(file, scrub.value, target) : [];
+      if (!scrubSaw.some((f) => f.severity === 'error')) throw notRun;
+      // The scrub proved damage on its own: report that, with why the full read did not run.
+      result.findings.push({ severity: 'warning', code: 'scan-not-run', message: `the full read of ${file} could not run: ${notRun.message}`, hint: notRun.hint });
+      addScrubFindings(result, scrubSaw);
+      return done();
+    }
     const f = e instanceof WorkerFailed ? e.failure : { kind: 'other' as const, message: String(e) };
     if (f.kind === 'lock') {
       result.busy = { pid: f.pid, exe: f.exe, message: f.message };
       return done();
     }
     result.findings.push(failureFinding(file, target, f, walPresent));
-    if (scrubbing) addScrubFindings(result, scrubFindings(file, await scrubbing, target));
+    if (scrub && 'value' in scrub) addScrubFindings(result, scrubFindings(file, scrub.value, target));
+    else if (scrub) scrubFailed(result, file, scrub.error, opts.signal);
     return done();
   }
 
@@ -156,8 +182,27 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   result.findings.push(...schema.findings);
   result.missing = schema.missing;
   result.lost = schema.lost;
-  if (scrubbing) addScrubFindings(result, scrubFindings(file, await scrubbing, target));
-  return done();
+  return finish();
+}
+
+type Settled<T> = { value: T } | { error: unknown };
+
+/**
+ * A scrub that could not read the file (EIO, EACCES…) says nothing about its
+ * blocks. When the full read already found damage, that damage stands and the
+ * scrub's failure is a warning; otherwise nothing is known and the check
+ * throws StorageError (6), or CouldNotCheckError, naming the file.
+ */
+function scrubFailed(result: TargetCheck, file: string, err: unknown, signal?: AbortSignal): void {
+  if (signal?.aborted) throw new InterruptedError(`check of ${result.target} interrupted`);
+  const why = storageErrorFrom(err, file, 'scrubbing the blocks of') ?? new CouldNotCheckError(`the block scrub of ${file} could not run: ${errorMessage(err)}`).because(err);
+  if (result.findings.some((f) => f.severity === 'error')) {
+    result.findings.push({ severity: 'warning', code: 'scrub-not-run', message: `the block checksums of ${file} could not be verified: ${why.message}`, hint: why.hint });
+    return;
+  }
+  const found = result.findings.length ? ` (the full read reported: ${result.findings.map((f) => f.message).join('; ')})` : ' (the full read found no damage)';
+  why.message = `${why.message}${found}`;
+  throw why;
 }
 
 /** Adds scrub findings, leaving out a `truncated` the header check already reported. */

@@ -1,6 +1,23 @@
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
+import type { Finding } from '../core/types';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
+
+/**
+ * The warning for backups dated after the clock: they are listed last and
+ * never chosen as "latest" until the clock (or the manifest) is put right.
+ * Undefined when there is none. Pure.
+ */
+export function futureBackupsFinding(target: string, entries: BackupEntry[], now: Date = new Date()): Finding | undefined {
+  const future = entries.filter((e) => e.future);
+  if (!future.length) return undefined;
+  return {
+    severity: 'warning',
+    code: 'backup-from-future',
+    message: `${target}: ${future.length} backup(s) dated in the future (${future.map((e) => `${e.id} at ${e.createdAt.toISOString()}`).join(', ')}; the clock says ${now.toISOString()}): they are never chosen as the latest backup`,
+    hint: `check the system clock (timedatectl); restore such a backup only explicitly with dbguard restore ${target} --from ID, or move it out of the backup folder`,
+  };
+}
 
 export interface ListedBackup {
   target: string;
@@ -12,14 +29,24 @@ export interface ListedBackup {
   tables: number | null;
   rows: number | null;
   verifiedAt: string | null;
+  /** Dated after the clock: listed last and never chosen as "latest". */
+  future: boolean;
 }
 
-/** The backups of each selected target, newest first. Read-only: never opens a database. */
-export function listBackups(config: Config, selector: string | undefined, env: NodeJS.ProcessEnv = process.env): { targets: string[]; backups: ListedBackup[] } {
+/**
+ * The backups of each selected target, newest first by their manifest's
+ * `createdAt`, those dated in the future last with a `backup-from-future`
+ * warning. Read-only: never opens a database.
+ */
+export function listBackups(config: Config, selector: string | undefined, env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): { targets: string[]; backups: ListedBackup[]; warnings: (Finding & { target: string })[] } {
   const targets = selectTargets(config, selector, env.ENVIRONMENT);
   const repo = new BackupRepository(config.backupDir);
-  const backups = targets.flatMap((t) =>
-    repo.list(t).map((e) => ({
+  const warnings: (Finding & { target: string })[] = [];
+  const backups = targets.flatMap((t) => {
+    const entries = repo.list(t, now);
+    const w = futureBackupsFinding(t, entries, now);
+    if (w) warnings.push({ target: t, ...w });
+    return entries.map((e) => ({
       target: e.target,
       id: e.id,
       file: e.file,
@@ -29,7 +56,8 @@ export function listBackups(config: Config, selector: string | undefined, env: N
       tables: e.manifest ? e.manifest.tables.length : null,
       rows: e.manifest ? e.manifest.tables.reduce((n, t) => n + t.rows, 0) : null,
       verifiedAt: e.manifest?.verifiedAt ?? null,
-    })),
-  );
-  return { targets, backups };
+      future: e.future,
+    }));
+  });
+  return { targets, backups, warnings };
 }

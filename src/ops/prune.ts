@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type { Config } from '../config/load';
+import { errorMessage, StorageError } from '../core/errors';
 import { planRetention, type RetentionPolicy } from '../core/retention';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock } from '../core/types';
@@ -14,6 +15,29 @@ export interface PruneResult {
   policy: RetentionPolicy;
   kept: { id: string; status: string; reason: string }[];
   removed: { id: string; reason: string }[];
+  /** Backups the plan dropped but that could not be deleted (they are still there). */
+  failed: RemovalFailure[];
+}
+
+/** A backup rotation or prune meant to delete and could not. */
+export interface RemovalFailure {
+  id: string;
+  file: string;
+  /** Node's error code (EPERM, EACCES, EIO…) or the message. */
+  error: string;
+}
+
+/**
+ * The StorageError (exit 6) for removals that failed: names every file and
+ * says how to find out why. `what` is "rotation" or "prune".
+ */
+export function removalError(target: string, failed: RemovalFailure[], what: 'rotation' | 'prune'): StorageError {
+  const files = failed.map((f) => `${f.file} (${f.error})`).join(', ');
+  return new StorageError(
+    `${target}: ${what} could not delete ${failed.length} old backup(s): ${files}; they are kept and take disk space`,
+    `check those files' permissions and attributes (ls -l, lsattr; an immutable file needs chattr -i), then run dbguard prune ${target}`,
+    'rotation-failed',
+  );
 }
 
 /**
@@ -22,19 +46,35 @@ export interface PruneResult {
  * match the backup naming pattern are considered; invalid and incomplete
  * backups are never removed, nor the newest valid backup that still holds
  * a table or sequence the database has lost (see `retentionProtection`).
- * Caller holds the target lock.
+ * A backup that cannot be deleted is returned in `failed` (never swallowed)
+ * and the others are still removed; `removed` lists only what is gone.
+ * Throws StorageError only when the folder cannot be listed. Caller holds
+ * the target lock.
  */
-export function applyRetention(repo: BackupRepository, target: string, policy: RetentionPolicy, now: Date, dryRun = false): { removed: string[]; plan: ReturnType<typeof planRetention>; entries: ReturnType<BackupRepository['list']> } {
+export function applyRetention(repo: BackupRepository, target: string, policy: RetentionPolicy, now: Date, dryRun = false): { removed: string[]; failed: RemovalFailure[]; plan: ReturnType<typeof planRetention>; entries: ReturnType<BackupRepository['list']> } {
   const entries = repo.list(target);
   const plan = planRetention(entries, policy, now, retentionProtection(entries, repo.dir, target));
-  if (!dryRun) for (const id of plan.remove) repo.remove(entries.find((e) => e.id === id)!);
-  return { removed: plan.remove, plan, entries };
+  if (dryRun) return { removed: plan.remove, failed: [], plan, entries };
+  const removed: string[] = [];
+  const failed: RemovalFailure[] = [];
+  for (const id of plan.remove) {
+    const entry = entries.find((e) => e.id === id)!;
+    try {
+      repo.remove(entry);
+      removed.push(id);
+    } catch (err) {
+      failed.push({ id, file: (err as NodeJS.ErrnoException).path ?? entry.file, error: (err as NodeJS.ErrnoException).code ?? errorMessage(err) });
+    }
+  }
+  return { removed, failed, plan, entries };
 }
 
 /**
  * `prune`: applies the retention policy (`--keep` and the GFS counts, over
  * config `keep` and `retention`) to each selected target under its run lock.
- * "Nothing to prune" is an empty `removed` list, not an error.
+ * "Nothing to prune" is an empty `removed` list, not an error; backups that
+ * could not be deleted are in `failed` (the CLI exits 6 for them, see
+ * `removalError`).
  */
 export async function prune(config: Config, selector: string | undefined, opts: { keep?: number; daily?: number; weekly?: number; monthly?: number; dryRun?: boolean; waitMs?: number; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<PruneResult[]> {
   const names = selectTargets(config, selector, (opts.env ?? process.env).ENVIRONMENT);
@@ -51,13 +91,14 @@ export async function prune(config: Config, selector: string | undefined, opts: 
     // No backup folder means nothing to prune (and no place for a lock file).
     const lock = opts.dryRun || !fs.existsSync(repo.dir) ? undefined : await retryWhileBusy(() => acquireLock(repo.dir, target, 'prune'), opts.waitMs ?? 0);
     try {
-      const { plan, entries } = applyRetention(repo, target, policy, now, opts.dryRun);
+      const { plan, entries, removed, failed } = applyRetention(repo, target, policy, now, opts.dryRun);
       out.push({
         target,
         dryRun: Boolean(opts.dryRun),
         policy,
         kept: plan.keep.map((id) => ({ id, status: entries.find((e) => e.id === id)!.status, reason: plan.reasons[id]! })),
-        removed: plan.remove.map((id) => ({ id, reason: plan.reasons[id]! })),
+        removed: removed.map((id) => ({ id, reason: plan.reasons[id]! })),
+        failed,
       });
     } finally {
       lock?.release();

@@ -19,6 +19,7 @@ import { objectKey, objectName, type SchemaObject } from '../core/schema-baselin
 import type { ProgressFn } from './progress';
 import { replaceDatabase } from './restore';
 import { verifyBackup } from './verify';
+import { notRunError } from './worker-errors';
 
 export type Strategy = 'auto' | 'salvage' | 'restore' | 'recreate';
 
@@ -112,7 +113,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
 
     const tryRestore = async (): Promise<string | undefined> => {
       const skipped: string[] = [];
-      for (const entry of repo.list(target).filter((e) => e.status === 'valid' && holdsAll(e.manifest, missing))) {
+      for (const entry of repo.list(target).filter((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing))) {
         const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
         if (!v.ok) { skipped.push(entry.id); continue; }
         await replaceDatabase(entry.file, file, path.join(repo.dir, 'pre-restore'), target, clock.now());
@@ -232,6 +233,9 @@ async function salvageInto(damaged: string, quarantine: string, opts: RepairOpti
   try {
     return { ...(await attempt(damaged)), file: out, walLeftOut: false };
   } catch (err) {
+    // A full quarantine disk (or a worker that could not run) says nothing about what is lost.
+    const notRun = notRunError(err, `salvaging ${damaged} (kept in ${quarantine})`);
+    if (notRun) throw notRun;
     const message = err instanceof WorkerFailed ? err.failure.message : String(err);
     if (fs.existsSync(`${damaged}.wal`)) {
       // A foreign or stale WAL makes the open fail; the main file may be intact without it.
@@ -242,6 +246,8 @@ async function salvageInto(damaged: string, quarantine: string, opts: RepairOpti
         return { ...report, file: out, walLeftOut: true };
       } catch (err2) {
         fs.rmSync(out, { force: true });
+        const notRun2 = notRunError(err2, `salvaging ${damaged} without its WAL (kept in ${quarantine})`);
+        if (notRun2) throw notRun2;
         return { tables: [], failedObjects: [], lossless: false, file: null, walLeftOut: true, error: err2 instanceof WorkerFailed ? err2.failure.message : String(err2) };
       } finally {
         fs.rmSync(bare, { force: true });

@@ -53,7 +53,8 @@ export interface RestoreResult extends RestorePlan {
 
 /** Picks the candidate backups, newest first, per --from / --at. Throws when none qualifies. */
 export function chooseBackups(entries: BackupEntry[], target: string, from: string | undefined, at: string | undefined, now: Date): BackupEntry[] {
-  const valid = entries.filter((e) => e.status === 'valid');
+  // A backup dated in the future is never "latest" (nor picked by --at): only by --from ID.
+  const valid = entries.filter((e) => e.status === 'valid' && !e.future);
   if (from && from !== 'latest') {
     const e = entries.find((x) => x.id === from);
     if (!e) throw new UsageError(`no backup ${from} for ${target}`, `list them with dbguard list ${target}`, 'unknown-backup');
@@ -66,6 +67,10 @@ export function chooseBackups(entries: BackupEntry[], target: string, from: stri
     const picked = valid.filter((e) => e.createdAt.getTime() <= when.getTime());
     if (!picked.length) throw new IntegrityError(`${target} has no valid backup created at or before ${when.toISOString()}`, `list them with dbguard list ${target}`, 'no-backup');
     return picked;
+  }
+  const future = entries.filter((e) => e.status === 'valid' && e.future);
+  if (!valid.length && future.length) {
+    throw new IntegrityError(`${target} has no valid backup to restore except ${future.length} dated in the future (${future.map((e) => `${e.id} at ${e.createdAt.toISOString()}`).join(', ')}), which is never chosen as the latest`, `check the system clock; if that backup is the one you want, name it: dbguard restore ${target} --from ${future[0]!.id}`, 'no-backup');
   }
   if (!valid.length) throw new IntegrityError(`${target} has no valid backup to restore`, `list them with dbguard list ${target}; take one with dbguard backup ${target} once the database is healthy`, 'no-backup');
   return valid;

@@ -4,6 +4,9 @@ import { Schedule } from '../core/schedule';
 import { JobHistory, summarize } from '../daemon/history';
 import { BackupRepository } from '../storage/repository';
 import { checkHealth } from './health';
+import { DbguardError } from '../core/errors';
+import { futureBackupsFinding } from './list';
+import type { Finding } from '../core/types';
 
 export interface TargetStatus {
   target: string;
@@ -18,6 +21,8 @@ export interface TargetStatus {
   nextCheck: string | null;
   /** Backups older than this many seconds (2 schedule periods) are stale. */
   staleAfterSeconds: number;
+  /** E.g. `backup-from-future`: backups dated after the clock, never counted as the last backup. */
+  warnings: Finding[];
 }
 
 export interface DaemonProbe {
@@ -56,8 +61,10 @@ export async function status(config: Config, selector: string | undefined, env: 
     const t = config.targets[target]!;
     const backupSched = new Schedule(t.schedule?.backup ?? config.schedule.backup, config.schedule.timezone);
     const checkSched = new Schedule(t.schedule?.check ?? config.schedule.check, config.schedule.timezone);
-    const entries = repo.list(target);
-    const newest = entries.find((e) => e.status === 'valid');
+    const entries = repo.list(target, now);
+    // A backup dated in the future is never "fresh": it would hide that backups stopped.
+    const newest = entries.find((e) => e.status === 'valid' && !e.future);
+    const future = futureBackupsFinding(target, entries, now);
     const staleAfterSeconds = Math.round((2 * backupSched.periodMs(now)) / 1000);
     const ageSeconds = newest ? Math.round((now.getTime() - newest.createdAt.getTime()) / 1000) : null;
     const fresh = ageSeconds !== null && ageSeconds < staleAfterSeconds;
@@ -66,7 +73,8 @@ export async function status(config: Config, selector: string | undefined, env: 
       ? { ok: s.lastCheck.healthy, at: s.lastCheck.endedAt ?? s.lastCheck.at, findings: s.lastCheck.findings ?? [], source: 'daemon' }
       : null;
     if (!lastCheck) {
-      const c = await checkHealth(config, target, { quick: true });
+      // status never fails for a check that could not run (full disk, no memory): it says so
+      const c = await checkHealth(config, target, { quick: true }).catch((err: unknown) => ({ busy: undefined, ok: null, findings: [{ code: err instanceof DbguardError ? err.code : 'could-not-check' }] }));
       lastCheck = { ok: c.busy ? null : c.ok, at: new Date().toISOString(), findings: c.busy ? ['busy'] : c.findings.map((f) => f.code), source: 'now' };
     }
     const healthy = lastCheck.ok;
@@ -82,6 +90,7 @@ export async function status(config: Config, selector: string | undefined, env: 
       nextBackup: backupSched.next(now)?.toISOString() ?? null,
       nextCheck: checkSched.next(now)?.toISOString() ?? null,
       staleAfterSeconds,
+      warnings: future ? [future] : [],
     });
     backupSched.dispose();
     checkSched.dispose();

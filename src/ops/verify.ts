@@ -1,6 +1,6 @@
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
-import { InterruptedError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, InterruptedError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import type { Finding } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -11,6 +11,7 @@ import { acquireLock } from '../storage/lock';
 import { writeManifest } from '../storage/manifest';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import type { ProgressFn } from './progress';
+import { notRunError } from './worker-errors';
 
 export interface VerifyResult {
   target: string;
@@ -30,6 +31,10 @@ const error = (code: string, message: string, hint: string): Finding => ({ sever
  * as recorded, DuckDB header, a full read in a separate process, and row
  * counts and content fingerprints equal to the manifest's. On success records
  * `verifiedAt` in the manifest (atomic rewrite); never modifies the backup.
+ * Damage is returned as findings. When the verification could not run (a
+ * worker that could not start or was killed, a full disk, EIO) it throws
+ * StorageError or CouldNotCheckError (6), and InterruptedError on abort:
+ * callers must never treat that as a damaged backup.
  */
 export async function verifyBackup(entry: BackupEntry, opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {}): Promise<VerifyResult> {
   const started = Date.now();
@@ -68,6 +73,11 @@ export async function verifyBackup(entry: BackupEntry, opts: { signal?: AbortSig
       else if (t.fingerprint && s.fingerprint !== t.fingerprint) findings.push(error('content-differs', `${entry.id}: the content of table ${name} differs from what was validated at backup time`, hint));
     }
   } catch (err) {
+    if (opts.signal?.aborted) throw new InterruptedError('verify interrupted');
+    // A worker that could not start, was killed (OOM) or ran out of disk says nothing
+    // about the backup: never a finding, so nothing skips or deletes the backup for it.
+    const notRun = notRunError(err, `verifying backup ${entry.id} (${entry.file})`);
+    if (notRun) throw notRun;
     const message = err instanceof WorkerFailed ? err.failure.message : String(err);
     findings.push(error('unreadable', `${entry.id}: DuckDB cannot open or read ${entry.file}: ${message}`, hint));
   }
@@ -90,7 +100,7 @@ export async function verifyTargets(config: Config, selector: string | undefined
   }
   for (const target of names) {
     const entries = repo.list(target);
-    const chosen = 'all' in which ? entries : 'id' in which ? entries.filter((e) => e.id === which.id) : entries.filter((e) => e.status === 'valid').slice(0, 1);
+    const chosen = 'all' in which ? entries : 'id' in which ? entries.filter((e) => e.id === which.id) : entries.filter((e) => e.status === 'valid' && !e.future).slice(0, 1);
     if ('id' in which && chosen.length === 0) continue;
     if (chosen.length === 0) {
       results.push({ target, id: '', file: '', ok: false, durationMs: 0, findings: [error('no-backups', `${target} has no ${'all' in which ? '' : 'valid '}backup in ${repo.dir}`, `take one with dbguard backup ${target}`)] });
@@ -105,6 +115,7 @@ export async function verifyTargets(config: Config, selector: string | undefined
           result = await verifyBackup(entry, opts);
         } catch (err) {
           if (opts.signal?.aborted) throw new InterruptedError('verify interrupted');
+          if (err instanceof DbguardError) throw err;
           throw storageErrorFrom(err, entry.file, 'reading') ?? err;
         }
         // A Ctrl-C reaches the DuckDB worker and dbguard at once: when the worker died

@@ -1,16 +1,44 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { StorageError } from '../core/errors';
 
-/** fsyncs a folder so a rename inside it survives a power cut. Best effort where the platform cannot. */
+/** Errors that mean "this platform cannot fsync a folder", not "the fsync failed". */
+const CANNOT_FSYNC_DIR = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', ...(process.platform === 'win32' ? ['EPERM', 'EACCES'] : [])]);
+
+/**
+ * fsyncs a folder so a rename inside it survives a power cut. Skips only
+ * where the platform cannot fsync a folder (EINVAL/ENOTSUP/EISDIR, and on
+ * Windows EPERM/EACCES); every other error (EIO, ENOSPC, ENOENT…) throws a
+ * StorageError naming the folder, with the original as its cause, because
+ * the publish it was meant to make durable may not be.
+ */
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');
     fs.fsyncSync(fd);
-  } catch {
-    /* not supported on this platform (Windows) */
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (!CANNOT_FSYNC_DIR.has(code)) {
+      throw new StorageError(`could not flush folder ${dir} to disk (${code || (err as Error).message}): what was just written there may not survive a power cut`, 'check the disk (dmesg, smartctl) and free space, then run the command again', code === 'ENOSPC' ? 'disk-full' : 'fsync-failed').because(err);
+    }
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Flushes a file's data to disk and sets its mode, without blocking the event
+ * loop (so a sha256 can run beside it). Throws the file system's error (EIO,
+ * ENOSPC…) for the caller to map: a file whose fsync failed is not durable.
+ */
+export async function fsyncFile(file: string, mode: number): Promise<void> {
+  const handle = await fs.promises.open(file, 'r+');
+  try {
+    await handle.sync();
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
   }
 }
 

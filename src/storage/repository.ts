@@ -14,9 +14,19 @@ export interface BackupEntry {
   name: ParsedName;
   manifest?: Manifest;
   status: BackupStatus;
+  /** The manifest's `createdAt` (the name's stamp only when there is no manifest). */
   createdAt: Date;
   bytes: number;
+  /**
+   * True when `createdAt` lies ahead of the clock by more than FUTURE_TOLERANCE_MS
+   * (made while the clock ran ahead, or edited): such a backup is listed last,
+   * flagged, and never chosen as "latest" or "newest valid".
+   */
+  future: boolean;
 }
+
+/** How far ahead of the clock a backup may be dated before it counts as from the future (clock steps, hosts slightly apart). */
+export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
 
 /** Marks the temporary files of an unfinished backup: `.<id>.tmp`, `.<id>.tmp.wal`. */
 export const TEMP_SUFFIX = '.tmp';
@@ -74,8 +84,12 @@ export class BackupRepository {
     return fs.existsSync(this.fileOf(id)) || fs.existsSync(manifestPath(this.fileOf(id))) || fs.existsSync(this.tempOf(id));
   }
 
-  /** Backups of `target` (or of every target), newest first, with their status. Read-only. */
-  list(target?: string): BackupEntry[] {
+  /**
+   * Backups of `target` (or of every target) with their status, newest first
+   * by the manifest's `createdAt` (not the name's stamp); backups dated after
+   * `now` (beyond FUTURE_TOLERANCE_MS) come last, flagged `future`. Read-only.
+   */
+  list(target?: string, now: Date = new Date()): BackupEntry[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);
@@ -101,15 +115,17 @@ export class BackupRepository {
       if (manifest && manifest.id === name.id && manifest.target === name.target) {
         status = manifest.validation.status === 'valid' && manifest.bytes === bytes ? 'valid' : 'invalid';
       }
-      const createdAt = manifest?.createdAt ? new Date(manifest.createdAt) : parse(name.stamp, 'yyyyMMdd_HHmmss', new Date());
-      entries.push({ id: name.id, target: name.target, file, name, manifest: status === 'incomplete' ? undefined : manifest, status, createdAt, bytes });
+      const fromManifest = status !== 'incomplete' && manifest?.createdAt ? new Date(manifest.createdAt) : undefined;
+      const createdAt = fromManifest && !Number.isNaN(fromManifest.getTime()) ? fromManifest : parse(name.stamp, 'yyyyMMdd_HHmmss', new Date());
+      const future = createdAt.getTime() > now.getTime() + FUTURE_TOLERANCE_MS;
+      entries.push({ id: name.id, target: name.target, file, name, manifest: status === 'incomplete' ? undefined : manifest, status, createdAt, bytes, future });
     }
-    return entries.sort((a, b) => newestFirst(a.name, b.name));
+    return entries.sort((a, b) => Number(a.future) - Number(b.future) || b.createdAt.getTime() - a.createdAt.getTime() || newestFirst(a.name, b.name));
   }
 
-  /** Newest backup of `target` whose manifest says valid, if any. */
-  newestValid(target: string): BackupEntry | undefined {
-    return this.list(target).find((e) => e.status === 'valid');
+  /** Newest backup of `target` whose manifest says valid and that is not dated in the future, if any. */
+  newestValid(target: string, now: Date = new Date()): BackupEntry | undefined {
+    return this.list(target, now).find((e) => e.status === 'valid' && !e.future);
   }
 
   /**
@@ -129,10 +145,21 @@ export class BackupRepository {
     return names.filter((n) => tempFileTarget(n) === target || orphan(n)).map((n) => path.join(this.dir, n));
   }
 
-  /** Removes a backup: the data file first, then its manifest (a lone manifest is ignored by list). */
+  /**
+   * Removes a backup: the data file first, then its manifest (a lone manifest
+   * is ignored by list). Idempotent (a file already gone is fine); throws
+   * the file system's error (EPERM for an immutable file, with its path)
+   * for anything else, so the caller can report it.
+   */
   remove(entry: BackupEntry): void {
-    fs.rmSync(entry.file, { force: true });
-    fs.rmSync(manifestPath(entry.file), { force: true });
+    // unlink, not rmSync: rmSync turns an immutable file's EPERM into a misleading ENOTDIR
+    for (const f of [entry.file, manifestPath(entry.file)]) {
+      try {
+        fs.unlinkSync(f);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
   }
 }
 

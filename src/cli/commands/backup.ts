@@ -10,7 +10,7 @@ import { progressBar } from '../progress-bar';
 
 interface Failure { target: string; code: string; exitCode: number; message: string; hint: string }
 
-/** `dbguard backup <targets>`: each target in turn; exit code of the first target that failed. */
+/** `dbguard backup <targets>`: each target in turn; exit code of the first target that failed, else 6 when a rotation could not delete an old backup. */
 export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; wait?: string; allowDamaged?: boolean }): Promise<number> {
   const keep = intOption('--keep', opts.keep, 1);
   const waitMs = waitOption(opts.wait);
@@ -19,6 +19,8 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   const log = ctx.log();
   const results: BackupResult[] = [];
   const failures: Failure[] = [];
+  // Backups that were published, but whose rotation could not delete old ones (exit 6).
+  const rotation: Failure[] = [];
   for (const target of targets) {
     const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
     try {
@@ -28,6 +30,11 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       results.push(r);
       log.info({ target, id: r.id, bytes: r.bytes, durationMs: r.durationMs, removed: r.removed, status: r.status }, 'backup finished');
       if (!ctx.opts.json) printResult(ctx, r);
+      if (r.rotationError) {
+        rotation.push({ target, code: 'rotation-failed', exitCode: ExitCode.storage, message: `backup ${r.id} is published and valid, but ${r.rotationError}`, hint: `check those files' permissions and attributes (ls -l, lsattr; an immutable file needs chattr -i), then run dbguard prune ${target}` });
+        log.error({ target, id: r.id, message: r.rotationError }, 'rotation failed');
+        if (!ctx.opts.json) process.stderr.write(`dbguard: error: ${rotation[rotation.length - 1]!.message}\n  hint: ${rotation[rotation.length - 1]!.hint}\n`);
+      }
     } catch (err) {
       bar.stop();
       if (!(err instanceof DbguardError)) throw err;
@@ -41,20 +48,22 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   }
   if (ctx.opts.json) {
     ctx.printJson({
-      ok: failures.length === 0 && results.every((r) => r.status === 'valid'),
+      ok: failures.length === 0 && rotation.length === 0 && results.every((r) => r.status === 'valid'),
       backups: results.map((r) => ({
         target: r.target, id: r.id, file: r.file, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
         ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),
         ...(r.schemaLost ? { schemaLost: r.schemaLost } : {}),
+        ...(r.rotationError ? { rotationError: r.rotationError, rotationFailed: r.rotationFailed ?? [] } : {}),
       })),
-      errors: failures,
+      errors: [...failures, ...rotation],
     });
     // The error contract of --json: the failure that sets the exit code, as JSON on stderr.
-    const first = failures[0];
+    const first = failures[0] ?? rotation[0];
     if (first) process.stderr.write(`${JSON.stringify({ error: { code: first.code, exitCode: first.exitCode, message: first.message, hint: first.hint, target: first.target } })}\n`);
   }
   if (failures.length) return failures[0]!.exitCode;
+  if (rotation.length) return ExitCode.storage;
   return results.some((r) => r.status !== 'valid') ? ExitCode.integrity : ExitCode.ok;
 }
 

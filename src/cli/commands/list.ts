@@ -5,9 +5,9 @@ import { format } from 'date-fns/format';
 
 /** `dbguard list <targets>`: backups newest first with status; totals per target. */
 export async function run(ctx: CliContext, selector: string | undefined): Promise<number> {
-  const { targets, backups } = listBackups(ctx.config(), selector, ctx.env);
+  const { targets, backups, warnings } = listBackups(ctx.config(), selector, ctx.env);
   if (ctx.opts.json) {
-    ctx.printJson({ backups });
+    ctx.printJson({ backups, warnings });
     return 0;
   }
   const c = ctx.out;
@@ -22,11 +22,13 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     const paint = (s: string) => (s === 'valid' ? c.green(s) : c.red(s));
     const rows = mine.map((b) => {
       const at = new Date(b.createdAt);
-      return [b.id, `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status)];
+      const created = b.future ? c.red(`${format(at, 'yyyy-MM-dd HH:mm:ss')} (IN THE FUTURE)`) : `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`;
+      return [b.id, created, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status)];
     });
     ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS'], rows, [2, 3, 4]).replace(/^/gm, '  '));
     const valid = mine.filter((b) => b.status === 'valid').length;
     ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
+    for (const w of warnings.filter((x) => x.target === target)) ctx.print(`  ${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}\n`);
   }
   return 0;
 }

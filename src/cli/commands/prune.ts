@@ -1,4 +1,5 @@
-import { prune } from '../../ops/prune';
+import { ExitCode } from '../../core/exit-codes';
+import { prune, removalError } from '../../ops/prune';
 import type { CliContext } from '../context';
 import { intOption, waitOption } from '../parse';
 
@@ -13,9 +14,14 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     waitMs: waitOption(opts.wait),
     env: ctx.env,
   });
+  // Backups the plan dropped but that could not be deleted: exit 6, each file named.
+  const errors = results.filter((r) => r.failed.length).map((r) => removalError(r.target, r.failed, 'prune'));
+  for (const r of results) ctx.log().info({ target: r.target, removed: r.removed.map((x) => x.id), failed: r.failed, dryRun: r.dryRun }, 'prune finished');
   if (ctx.opts.json) {
-    ctx.printJson({ ok: true, dryRun: Boolean(opts.dryRun), targets: results });
-    return 0;
+    ctx.printJson({ ok: errors.length === 0, dryRun: Boolean(opts.dryRun), targets: results });
+    const first = errors[0];
+    if (first) process.stderr.write(`${JSON.stringify({ error: { code: first.code, exitCode: first.exitCode, message: first.message, hint: first.hint } })}\n`);
+    return errors.length ? ExitCode.storage : ExitCode.ok;
   }
   const c = ctx.out;
   for (const r of results) {
@@ -23,8 +29,10 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ctx.print(`${c.bold(r.target)}  keep ${p.keep}${p.daily ? `, daily ${p.daily}` : ''}${p.weekly ? `, weekly ${p.weekly}` : ''}${p.monthly ? `, monthly ${p.monthly}` : ''}`);
     for (const k of r.kept) ctx.print(`  keep    ${k.id}  ${c.dim(k.reason)}`);
     for (const k of r.removed) ctx.print(`  ${r.dryRun ? c.yellow('would remove') : c.red('removed')} ${k.id}  ${c.dim(k.reason)}`);
-    ctx.print(r.removed.length ? `  ${r.removed.length} ${r.dryRun ? 'would be removed (dry run: nothing deleted)' : 'removed'}\n` : '  nothing to prune\n');
+    for (const k of r.failed) ctx.print(`  ${c.red('NOT REMOVED')} ${k.id}  ${c.dim(`${k.file}: ${k.error}`)}`);
+    if (r.failed.length) ctx.print(`  ${r.removed.length} removed, ${r.failed.length} could not be removed\n`);
+    else ctx.print(r.removed.length ? `  ${r.removed.length} ${r.dryRun ? 'would be removed (dry run: nothing deleted)' : 'removed'}\n` : '  nothing to prune\n');
   }
-  for (const r of results) ctx.log().info({ target: r.target, removed: r.removed.map((x) => x.id), dryRun: r.dryRun }, 'prune finished');
-  return 0;
+  for (const e of errors) process.stderr.write(`dbguard: error: ${e.message}\n  hint: ${e.hint}\n`);
+  return errors.length ? ExitCode.storage : ExitCode.ok;
 }

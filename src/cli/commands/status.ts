@@ -33,6 +33,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   for (const t of r.targets) {
     if (t.lastFailure) ctx.print(`${t.target}: last failure ${when(t.lastFailure.at)} (${t.lastFailure.kind}): ${t.lastFailure.message ?? t.lastFailure.code}`);
     if (!t.fresh) ctx.print(`${t.target}: ${t.lastBackup ? `the newest valid backup is older than ${span(t.staleAfterSeconds)} (2 schedule periods)` : 'no valid backup'}: run dbguard backup ${t.target}`);
+    for (const w of t.warnings) ctx.print(`${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}`);
   }
   ctx.print(`daemon: ${r.daemon.answering ? c.green(`answering at ${r.daemon.url} (${r.daemon.status})`) : c.yellow(`not answering at ${r.daemon.url}`)}`);
   return r.ok ? 0 : 4;

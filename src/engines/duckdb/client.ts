@@ -44,7 +44,7 @@ export function runWorker<T>(req: WorkerRequest, opts: RunOptions = {}): Promise
       else if (msg.type === 'failure') { settled = true; reject(new WorkerFailed(msg.failure)); }
     });
     child.on('error', (err) => {
-      if (!settled) { settled = true; reject(new WorkerFailed({ kind: 'crash', message: `could not start the DuckDB worker: ${err.message}` })); }
+      if (!settled) { settled = true; reject(new WorkerFailed({ kind: 'not-started', message: `could not start the DuckDB worker: ${err.message}`, errno: (err as NodeJS.ErrnoException).code })); }
     });
     child.on('exit', (code, sig) => {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -52,7 +52,7 @@ export function runWorker<T>(req: WorkerRequest, opts: RunOptions = {}): Promise
       settled = true;
       const why = sig ? `signal ${sig}` : `exit code ${code}`;
       const detail = stderr.split('\n').find((l) => l.trim()) ?? '';
-      reject(new WorkerFailed({ kind: 'crash', message: `DuckDB stopped with ${why} while reading the file${detail ? `: ${detail.trim()}` : ''}` }));
+      reject(new WorkerFailed({ kind: 'crash', message: `DuckDB stopped with ${why} while reading the file${detail ? `: ${detail.trim()}` : ''}`, ...(sig ? { signal: sig } : {}) }));
     });
     child.send(req);
   });

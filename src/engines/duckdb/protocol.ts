@@ -13,8 +13,13 @@ export type WorkerRequest =
   | { action: 'probe'; file: string }
   | { action: 'version' };
 
-/** How a DuckDB failure is classified, so callers can pick the exit code and hint. */
-export type FailureKind = 'lock' | 'wal' | 'corrupt' | 'not-duckdb' | 'io' | 'crash' | 'other';
+/**
+ * How a DuckDB failure is classified, so callers can pick the exit code and hint.
+ * `disk-full` (ENOSPC, "No space left on device"), `storage` (EIO, EACCES, EROFS
+ * from the file system), `no-memory` and `not-started` (the worker could not be
+ * forked) say nothing about the file: the check could not run.
+ */
+export type FailureKind = 'lock' | 'wal' | 'corrupt' | 'not-duckdb' | 'io' | 'crash' | 'other' | 'disk-full' | 'storage' | 'no-memory' | 'not-started';
 
 export interface WorkerFailure {
   kind: FailureKind;
@@ -22,6 +27,10 @@ export interface WorkerFailure {
   message: string;
   pid?: number;
   exe?: string;
+  /** The Node.js error code (ENOSPC, EIO…) when the failure came from the file system. */
+  errno?: string;
+  /** For `crash`: the signal that ended the worker (SIGKILL from the OOM killer or an abort). */
+  signal?: string;
 }
 
 export interface NullKeyCount {

@@ -36,7 +36,21 @@ const SRC = 'damaged';
 /** The salvage's own connection; reopened after a fatal error invalidates the instance. */
 class Session {
   db!: OpenDb;
+  /**
+   * Set when writing the destination failed for want of space: from then on every
+   * failure is the disk's, not the source's, so the salvage stops and throws it
+   * instead of reporting rows as lost.
+   */
+  full: unknown;
   constructor(private dest: string, private src: string) {}
+  private noted(err: unknown): unknown {
+    if (this.full === undefined && classifyDuckdbError(err).kind === 'disk-full') this.full = err;
+    return err;
+  }
+  /** Throws the full-disk error, if there was one. */
+  stopIfFull(): void {
+    if (this.full !== undefined) throw this.full;
+  }
   async open() {
     this.db = await openDuckdb(this.dest, true);
     await this.db.conn.run(`ATTACH '${this.src.replace(/'/g, "''")}' AS ${SRC} (READ_ONLY)`);
@@ -45,6 +59,7 @@ class Session {
     try {
       await this.db.conn.run(sql);
     } catch (err) {
+      this.noted(err);
       if (/invalidated|FATAL|INTERNAL/i.test(String((err as Error).message))) {
         this.db.close();
         await this.open();
@@ -56,6 +71,7 @@ class Session {
     try {
       return await queryRows(this.db.conn, sql);
     } catch (err) {
+      this.noted(err);
       if (/invalidated|FATAL|INTERNAL/i.test(String((err as Error).message))) {
         this.db.close();
         await this.open();
@@ -74,7 +90,9 @@ const message = (err: unknown) => classifyDuckdbError(err).message;
  * table that cannot be read whole is copied in rowid ranges of 2048 rows;
  * within a failing range each column is read separately and the readable
  * ones kept. Reports exactly what was lost. Throws when `src` cannot be
- * attached or its catalog cannot be read at all.
+ * attached or its catalog cannot be read at all, and throws DuckDB's error
+ * as soon as writing `dest` fails for want of space (a full destination disk
+ * is never reported as rows lost from the source).
  */
 export async function salvage(src: string, dest: string, onTable?: (done: number, total: number) => void): Promise<SalvageReport> {
   const s = new Session(dest, src);
@@ -86,6 +104,7 @@ export async function salvage(src: string, dest: string, onTable?: (done: number
       try { await s.run(sql); } catch (err) { failedObjects.push(`${sql.split('\n')[0]!.slice(0, 120)}: ${message(err)}`); }
     };
     for (const sql of [...ddl.schemas, ...ddl.sequences]) await tryCreate(sql);
+    s.stopIfFull();
     const tables: SalvagedTable[] = [];
     for (const [i, t] of ddl.tables.entries()) {
       try {
@@ -94,10 +113,13 @@ export async function salvage(src: string, dest: string, onTable?: (done: number
         failedObjects.push(`table ${t.schema}.${t.name}: ${message(err)}`);
         continue;
       }
+      s.stopIfFull();
       tables.push(await copyTable(s, t));
+      s.stopIfFull();
       onTable?.(i + 1, ddl.tables.length);
     }
     for (const sql of [...ddl.views, ...ddl.indexes]) await tryCreate(sql);
+    s.stopIfFull();
     await s.run('CHECKPOINT');
     const lossless = failedObjects.length === 0 && tables.every((t) => t.lost.length === 0 && t.sourceRows !== null && t.copiedRows === t.sourceRows);
     for (const t of tables) t.lost = mergeRanges(t.lost);
@@ -137,6 +159,7 @@ async function copyTable(s: Session, t: Ddl['tables'][number]): Promise<Salvaged
   }
   const cols = t.columns.map((c) => c.name);
   for (let a = 0; a <= maxRowid; a += RANGE) {
+    s.stopIfFull();
     const b = Math.min(a + RANGE - 1, maxRowid);
     const where = `WHERE rowid BETWEEN ${a} AND ${b}`;
     try {
