@@ -1,20 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { ddlStatements, type Ddl } from '../engines/duckdb/ddl';
 import { readFileHeader } from '../engines/duckdb/header';
 import type { SalvageReport } from '../engines/duckdb/salvage';
-import { fsyncDir, writeFileAtomic } from '../storage/atomic';
+import { writeFileAtomic } from '../storage/atomic';
+import { failpoint, pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
-import { databaseFiles, moveAside, newAsideFolder, placeAtomically } from '../storage/move-aside';
+import { databaseFiles, keepAside, newAsideFolder, refuseSymlink, removeOriginals } from '../storage/move-aside';
+import { adoptReplacement, commitReplacement, discardReplacement, type FileOwner, ownerOf, type Prepared, prepareReplacement, tempNameFor } from '../storage/place';
+import { type RepairState, unfinishedRepairs } from '../storage/quarantine';
 import { BackupRepository } from '../storage/repository';
 import { checkDatabase, type TargetCheck } from './check';
 import type { ProgressFn } from './progress';
-import { replaceDatabase } from './restore';
 import { verifyBackup } from './verify';
 
 export type Strategy = 'auto' | 'salvage' | 'restore' | 'recreate';
@@ -74,14 +76,21 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   const log = opts.log ?? silentLogger;
   const strategy = opts.strategy ?? 'auto';
   const file = config.targets[target]!.path;
+  refuseSymlink(file, `targets.${target}.path`);
   const repo = new BackupRepository(config.backupDir);
   repo.ensureDir();
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'repair'), opts.waitMs ?? 0, opts.signal);
   try {
-    const before = await checkDatabase(target, file, { onProgress: opts.onProgress });
+    const owner = ownerOf(file);
+    const before = await checkDatabase(target, file, { onProgress: opts.onProgress, signal: opts.signal });
+    if (opts.signal?.aborted) throw new InterruptedError(`repair of ${target} interrupted; nothing was changed`);
     if (before.busy) throw inUseError(file, before.busy, `stop the application first, then run dbguard repair ${target}`);
     const damage = before.findings.filter((f) => f.severity === 'error').map((f) => f.message);
     const result: RepairResult = { ok: true, target, path: file, strategy: 'none', dryRun: Boolean(opts.dryRun), quarantine: null, details: { damage, notes: [] } };
+    for (const q of unfinishedRepairs(repo.dir, target)) {
+      result.details.notes.push(`an earlier repair did not finish (${q.state === 'unknown' ? 'no RECOVERY.json' : q.state}): its files are in ${q.dir}${q.files.length ? ` (${q.files.join(', ')})` : ''}`);
+      log.warn({ target, quarantine: q.dir, state: q.state }, 'an earlier repair did not finish');
+    }
     if (before.ok) {
       result.details.notes.push('the database is healthy; nothing was changed');
       result.after = before;
@@ -94,100 +103,146 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     }
 
     if (opts.confirm && !(await opts.confirm(damage, strategy))) throw new UsageError('repair cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
-    const quarantine = newAsideFolder(path.join(repo.dir, 'quarantine'), target, clock.now());
+    if (opts.signal?.aborted) throw new InterruptedError(`repair of ${target} interrupted; nothing was changed`);
+
+    // All or nothing: copies of the damaged file and its WALs go to quarantine first; the files
+    // at the target stay until a replacement is renamed over them (or nothing could be recovered).
+    const existing = databaseFiles(file);
+    const qParent = path.join(repo.dir, 'quarantine');
+    const quarantine = keepAside(existing, qParent, target, clock.now()) ?? newAsideFolder(qParent, target, clock.now());
     result.quarantine = quarantine;
-    const moved = moveAside(databaseFiles(file), quarantine);
-    const damaged = moved.find((m) => path.basename(m) === path.basename(file));
-    log.warn({ target, quarantine, moved }, 'damaged database moved to quarantine');
+    const copies = existing.map((f) => path.join(quarantine, path.basename(f)));
+    const damaged = copies.find((m) => path.basename(m) === path.basename(file));
+    writeRecord(quarantine, { ...result, ok: false }, 'in-progress');
+    failpoint('quarantined', file);
+    log.warn({ target, quarantine, copies }, 'damaged database copied to quarantine');
 
-    const tryRestore = async (): Promise<string | undefined> => {
-      const skipped: string[] = [];
-      for (const entry of repo.list(target).filter((e) => e.status === 'valid')) {
-        const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
-        if (!v.ok) { skipped.push(entry.id); continue; }
-        await replaceDatabase(entry.file, file, path.join(repo.dir, 'pre-restore'), target, clock.now());
-        result.details.skippedBackups = skipped;
-        return entry.id;
-      }
-      result.details.skippedBackups = skipped;
-      return undefined;
-    };
-
-    // The salvage (written and checkpointed by DuckDB in the quarantine folder) moves
-    // into place by rename; when the quarantine is on another file system (EXDEV) it
-    // is copied beside the target, fsynced and renamed, and the original stays there.
-    const damagedMode = damaged ? fs.statSync(damaged).mode & 0o777 : 0o600;
-    const placeSalvage = async (s: NonNullable<RepairResult['details']['salvage']>) => {
-      try {
-        fs.chmodSync(s.file!, damagedMode);
-        fs.renameSync(s.file!, file);
-        fsyncDir(path.dirname(file));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-        await placeAtomically(s.file!, file, damagedMode);
-      }
-      s.file = file;
-    };
-
-    let placed: RepairResult['strategy'] | undefined;
-    if (strategy === 'salvage' || strategy === 'auto') {
-      const salvaged = damaged ? await salvageInto(damaged, quarantine, opts) : undefined;
-      result.details.salvage = salvaged;
-      const usable = salvaged?.file && salvaged.tables.length > 0;
-      if (usable && (strategy === 'salvage' || salvaged.lossless)) {
-        await placeSalvage(salvaged);
-        placed = 'salvage';
-      } else if (strategy === 'auto') {
-        const from = await tryRestore();
-        if (from) {
-          placed = 'restore';
-          result.details.restoredFrom = from;
-          if (usable) result.details.notes.push(`the salvage (${salvaged.file}) is kept in quarantine: rows written after backup ${from} can be merged from it by hand (see README, "merge a salvage")`);
-        } else if (usable) {
-          await placeSalvage(salvaged);
-          placed = 'salvage';
-          result.details.notes.push('no backup passed verification, so the salvage was used although it lost data');
-        }
-      }
-      if (salvaged?.walLeftOut) result.details.notes.push(`the WAL beside the damaged file could not be replayed and was left out of the salvage; it is kept in ${quarantine}`);
-      if (salvaged && placed === 'salvage' && !salvaged.lossless) result.details.notes.push(`lost in the salvage: ${lostSummary(salvaged).join('; ') || 'see details'}`);
-    } else if (strategy === 'restore') {
-      const from = await tryRestore();
-      if (from) { placed = 'restore'; result.details.restoredFrom = from; }
-    } else if (strategy === 'recreate') {
-      const schema = await schemaFor(config, target, repo);
-      if (schema) {
-        const tmp = path.join(path.dirname(file), `.${path.basename(file)}.dbguard-recreate`);
-        fs.rmSync(tmp, { force: true });
-        await runWorker({ action: 'execute', file: tmp, sql: schema.sql });
-        fs.renameSync(tmp, file);
-        placed = 'recreate';
-        result.details.dataLost = true;
-        result.details.schemaFrom = schema.from;
-        result.details.notes.push(`DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
-      }
+    try {
+      return await recover(config, target, file, owner, existing, quarantine, damaged, result, opts);
+    } catch (err) {
+      if (err instanceof IntegrityError && err.code === 'unrecoverable') throw err;
+      throw afterQuarantine(err, target, file, quarantine, copies, result, opts.signal);
     }
-
-    if (!placed) {
-      writeRecord(quarantine, { ...result, ok: false });
-      throw new IntegrityError(
-        `${target}: nothing could be recovered with strategy ${strategy}; the damaged file is kept in ${quarantine}${moved.length ? ` (${moved.map((m) => path.basename(m)).join(', ')})` : ''}`,
-        `next steps: restore a backup from elsewhere with dbguard restore ${target} --from ID after copying it into ${repo.dir}; or dbguard repair ${target} --strategy recreate (empty database, schema only); the quarantine folder is never deleted`,
-        'unrecoverable',
-      );
-    }
-    result.strategy = placed;
-    result.after = await checkDatabase(target, file, { onProgress: opts.onProgress });
-    result.ok = result.after.ok;
-    writeRecord(quarantine, result);
-    log.warn({ target, strategy: placed, quarantine, restoredFrom: result.details.restoredFrom, lossless: result.details.salvage?.lossless, ok: result.ok, notes: result.details.notes }, 'RECOVERY: database repaired');
-    return result;
   } catch (err) {
+    if (opts.signal?.aborted && !(err instanceof DbguardError)) throw new InterruptedError(`repair of ${target} interrupted; nothing was changed`).because(err);
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, file, 'repairing') ?? err;
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Turns a failure after the quarantine copy into an error that says where
+ * every file is and how to put the damaged one back, after recording it in
+ * RECOVERY.json. An interruption becomes InterruptedError (130).
+ */
+function afterQuarantine(err: unknown, target: string, file: string, quarantine: string, copies: string[], result: RepairResult, signal?: AbortSignal): Error {
+  const interrupted = Boolean(signal?.aborted) && !(err instanceof StorageError);
+  const message = (err as Error).message ?? String(err);
+  const recorded = writeRecord(quarantine, { ...result, ok: false, error: message } as RepairResult, interrupted ? 'interrupted' : 'failed');
+  const where = fs.existsSync(file)
+    ? `${file} is still the damaged file; a copy of it is in ${quarantine}`
+    : `${file} is missing; the damaged file is in ${quarantine}${copies.length ? `; put it back with: cp -p ${copies.map((c) => `'${c}'`).join(' ')} '${path.dirname(file)}/'` : ''}`;
+  const record = recorded ? ` (see ${path.join(quarantine, 'RECOVERY.json')})` : ' (RECOVERY.json could not be written; this message is the only record)';
+  if (interrupted) return new InterruptedError(`repair of ${target} interrupted: ${where}${record}`, `run dbguard repair ${target} again`).because(err);
+  const base = err instanceof DbguardError ? err : storageErrorFrom(err, file, 'repairing') ?? (err instanceof Error ? err : new Error(message));
+  base.message = `${base.message}; ${where}${record}`;
+  return base;
+}
+
+/** The strategies, once the damaged files have copies in `quarantine`. Returns the finished result. */
+async function recover(config: Config, target: string, file: string, owner: FileOwner | undefined, existing: string[], quarantine: string, damaged: string | undefined, result: RepairResult, opts: RepairOptions): Promise<RepairResult> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? silentLogger;
+  const strategy = opts.strategy ?? 'auto';
+  const repo = new BackupRepository(config.backupDir);
+  const aborted = () => { if (opts.signal?.aborted) throw new InterruptedError(`repair of ${target} interrupted`); };
+  // Every placement: a prepared, fsynced file with the damaged file's owner and mode, renamed over the target.
+  const place = (prepared: Prepared) => { aborted(); commitReplacement(prepared, existing, quarantine); };
+
+  const tryRestore = async (): Promise<string | undefined> => {
+    const skipped: string[] = [];
+    for (const entry of repo.list(target).filter((e) => e.status === 'valid')) {
+      const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
+      aborted();
+      if (!v.ok) { skipped.push(entry.id); continue; }
+      place(await prepareReplacement(entry.file, file, owner));
+      result.details.skippedBackups = skipped;
+      return entry.id;
+    }
+    result.details.skippedBackups = skipped;
+    return undefined;
+  };
+
+  // The salvage (written by DuckDB in the quarantine folder) moves into place by rename; when the
+  // quarantine is on another file system it is copied beside the target and the original stays there.
+  const placeSalvage = async (s: NonNullable<RepairResult['details']['salvage']>) => {
+    const prepared = await prepareReplacement(s.file!, file, owner, { move: true });
+    try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+    if (prepared.movedFrom) s.file = file;
+  };
+
+  await pausepoint('repair-salvage', opts.signal);
+  aborted();
+  let placed: RepairResult['strategy'] | undefined;
+  if (strategy === 'salvage' || strategy === 'auto') {
+    const salvaged = damaged ? await salvageInto(damaged, quarantine, opts) : undefined;
+    aborted();
+    result.details.salvage = salvaged;
+    const usable = salvaged?.file && salvaged.tables.length > 0;
+    if (usable && (strategy === 'salvage' || salvaged.lossless)) {
+      await placeSalvage(salvaged);
+      placed = 'salvage';
+    } else if (strategy === 'auto') {
+      const from = await tryRestore();
+      if (from) {
+        placed = 'restore';
+        result.details.restoredFrom = from;
+        if (usable) result.details.notes.push(`the salvage (${salvaged.file}) is kept in quarantine: rows written after backup ${from} can be merged from it by hand (see README, "merge a salvage")`);
+      } else if (usable) {
+        await placeSalvage(salvaged);
+        placed = 'salvage';
+        result.details.notes.push('no backup passed verification, so the salvage was used although it lost data');
+      }
+    }
+    if (salvaged?.walLeftOut) result.details.notes.push(`the WAL beside the damaged file could not be replayed and was left out of the salvage; it is kept in ${quarantine}`);
+    if (salvaged && placed === 'salvage' && !salvaged.lossless) result.details.notes.push(`lost in the salvage: ${lostSummary(salvaged).join('; ') || 'see details'}`);
+  } else if (strategy === 'restore') {
+    const from = await tryRestore();
+    if (from) { placed = 'restore'; result.details.restoredFrom = from; }
+  } else if (strategy === 'recreate') {
+    const schema = await schemaFor(config, target, repo);
+    if (schema) {
+      const tmp = tempNameFor(file);
+      fs.rmSync(tmp, { force: true });
+      await runWorker({ action: 'execute', file: tmp, sql: schema.sql });
+      const prepared = adoptReplacement(tmp, file, owner);
+      try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+      placed = 'recreate';
+      result.details.dataLost = true;
+      result.details.schemaFrom = schema.from;
+      result.details.notes.push(`DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
+    }
+  }
+
+  if (!placed) {
+    // nothing replaces the damaged files: they leave the target (their copies are in quarantine)
+    removeOriginals(existing, quarantine);
+    writeRecord(quarantine, { ...result, ok: false }, 'failed');
+    const earlier = result.details.notes.filter((n) => n.startsWith('an earlier repair'));
+    throw new IntegrityError(
+      `${target}: nothing could be recovered with strategy ${strategy}; the damaged file is kept in ${quarantine}${existing.length ? ` (${existing.map((m) => path.basename(m)).join(', ')})` : ''}${earlier.length ? `; ${earlier.join('; ')}` : ''}`,
+      `next steps: restore a backup from elsewhere with dbguard restore ${target} --from ID after copying it into ${repo.dir}; or dbguard repair ${target} --strategy recreate (empty database, schema only); the quarantine folder is never deleted`,
+      'unrecoverable',
+    );
+  }
+  result.strategy = placed;
+  result.after = await checkDatabase(target, file, { onProgress: opts.onProgress });
+  result.ok = result.after.ok;
+  if (!writeRecord(quarantine, result, 'done')) result.details.notes.push(`RECOVERY.json could not be written in ${quarantine}; this output is the only record`);
+  log.warn({ target, strategy: placed, quarantine, restoredFrom: result.details.restoredFrom, lossless: result.details.salvage?.lossless, ok: result.ok, notes: result.details.notes, at: clock.now().toISOString() }, 'RECOVERY: database repaired');
+  return result;
 }
 
 /** Salvages the quarantined file into `<quarantine>/<name>.salvaged.duckdb`; retries without a WAL that cannot be replayed. */
@@ -236,10 +291,21 @@ async function schemaFor(config: Config, target: string, repo: BackupRepository)
   return undefined;
 }
 
-/** Leaves a RECOVERY.json in the quarantine folder: what was found, what was done, what to do next. */
-function writeRecord(quarantine: string, result: RepairResult): void {
+/**
+ * Writes RECOVERY.json in the quarantine folder (atomic): what was found,
+ * what was done, what to do next, and `state` (in-progress while the repair
+ * runs, so a killed one is recognised). The first write (in-progress) throws
+ * StorageError, before anything at the target changed; later writes return
+ * false instead, since the repair's outcome matters more than its record.
+ */
+function writeRecord(quarantine: string, result: RepairResult, state: RepairState): boolean {
   const { after, ...rest } = result;
   try {
-    writeFileAtomic(path.join(quarantine, 'RECOVERY.json'), `${JSON.stringify({ at: new Date().toISOString(), ...rest, afterOk: after?.ok ?? null }, null, 2)}\n`);
-  } catch { /* the record is a courtesy; the repair itself is done */ }
+    failpoint('recovery-record', quarantine);
+    writeFileAtomic(path.join(quarantine, 'RECOVERY.json'), `${JSON.stringify({ at: new Date().toISOString(), state, ...rest, afterOk: after?.ok ?? null }, null, 2)}\n`);
+    return true;
+  } catch (err) {
+    if (state === 'in-progress') throw storageErrorFrom(err, path.join(quarantine, 'RECOVERY.json'), 'writing') ?? err;
+    return false;
+  }
 }
