@@ -37,5 +37,8 @@ export async function pausepoint(step: string, signal?: AbortSignal): Promise<vo
   if (hit?.action !== 'PAUSE') return failpoint(step);
   process.stderr.write(`dbguard-test: paused at ${hit.point}\n`);
   if (!signal || signal.aborted) return;
+  // a pending promise alone does not keep Node running: hold the loop open with a timer
+  const keepAlive = setInterval(() => {}, 1000);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  clearInterval(keepAlive);
 }
