@@ -233,7 +233,7 @@ async function recover(config: Config, target: string, file: string, owner: File
     const earlier = result.details.notes.filter((n) => n.startsWith('an earlier repair'));
     throw new IntegrityError(
       `${target}: nothing could be recovered with strategy ${strategy}; the damaged file is kept in ${quarantine}${existing.length ? ` (${existing.map((m) => path.basename(m)).join(', ')})` : ''}${earlier.length ? `; ${earlier.join('; ')}` : ''}`,
-      `next steps: restore a backup from elsewhere with dbguard restore ${target} --from ID after copying it into ${repo.dir}; or dbguard repair ${target} --strategy recreate (empty database, schema only); the quarantine folder is never deleted`,
+      `next steps: restore a backup from elsewhere with dbguard restore ${target} --from ID after copying it into ${repo.dir}; or dbguard repair ${target} --strategy recreate (empty database, schema only)${existing.length ? `; to put the damaged file back as it was: cp -p ${existing.map((f) => `'${path.join(quarantine, path.basename(f))}'`).join(' ')} '${path.dirname(file)}/'` : ''}; the quarantine folder is never deleted`,
       'unrecoverable',
     );
   }
