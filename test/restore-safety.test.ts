@@ -133,6 +133,15 @@ describe('restore --to', () => {
     expect(fs.existsSync(path.join(dir, 'backups', 'copy.duckdb'))).toBe(false);
   });
 
+  test('--to another target\'s database is refused (exit 2): that target is restored under its own lock', () => {
+    const dir = newCase();
+    const before = dataState(dir);
+    const r = runCli(['restore', 'production', '--to', 'data/staging.duckdb', '--yes', '--json'], { cwd: dir });
+    exited(r, 2);
+    expect(jsonError(r.stderr).message).toContain('target staging');
+    expect(dataState(dir)).toEqual(before);
+  });
+
   test('an empty --to is a usage error, never a restore over the target', () => {
     const dir = newCase();
     const before = dataState(dir);

@@ -76,7 +76,6 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   const log = opts.log ?? silentLogger;
   const strategy = opts.strategy ?? 'auto';
   const file = config.targets[target]!.path;
-  refuseSymlink(file, `targets.${target}.path`);
   const repo = new BackupRepository(config.backupDir);
   repo.ensureDir();
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'repair'), opts.waitMs ?? 0, opts.signal);
@@ -96,6 +95,8 @@ export async function repair(config: Config, target: string, opts: RepairOptions
       result.after = before;
       return result;
     }
+    // only now: a healthy database behind a link needs nothing replaced
+    refuseSymlink(file, `targets.${target}.path`);
     if (opts.dryRun) {
       result.details.notes.push(`would move ${databaseFiles(file).join(', ') || 'nothing (the file is missing)'} to ${path.join(repo.dir, 'quarantine')}/, then apply strategy ${strategy}`);
       result.ok = false;

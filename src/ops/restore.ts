@@ -141,6 +141,9 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
   const log = opts.log ?? silentLogger;
   const repo = new BackupRepository(config.backupDir);
   const dest = opts.to !== undefined ? restoreDestination(opts.to, opts.cwd ?? process.cwd(), config.backupDir) : config.targets[target]!.path;
+  // another target's file is replaced only under that target's own lock
+  const owner = Object.entries(config.targets).find(([name, t]) => name !== target && path.resolve(t.path) === dest)?.[0];
+  if (owner) throw new UsageError(`--to ${opts.to} is the database of target ${owner}`, `restore that target with dbguard restore ${owner}, or name another file`, 'bad-option');
   if (opts.to === undefined) refuseSymlink(dest, `targets.${target}.path`);
   const candidates = chooseBackups(repo.list(target), target, opts.from, opts.at, clock.now());
   repo.ensureDir();

@@ -88,23 +88,35 @@ export function linkOrCopy(src: string, dest: string): void {
  */
 export function keepAside(files: string[], parent: string, target: string, now: Date): string | null {
   if (!files.length) return null;
-  const dir = newAsideFolder(parent, target, now);
-  const made: string[] = [];
-  for (const f of files) {
-    const dest = path.join(dir, path.basename(f));
-    try {
-      linkOrCopy(f, dest);
-      made.push(dest);
-    } catch (err) {
-      const left: string[] = [];
-      for (const m of made) { try { fs.rmSync(m); } catch { left.push(m); } }
-      try { if (!left.length) fs.rmdirSync(dir); } catch { left.push(dir); }
-      const where = `${files.join(', ')} ${files.length > 1 ? 'are' : 'is'} unchanged where ${files.length > 1 ? 'they were' : 'it was'}${left.length ? `; partial copies remain in ${left.join(', ')}` : ''}`;
-      const mapped = storageErrorFrom(err, dest, 'keeping a safety copy at');
-      throw new StorageError(`${mapped?.message ?? `could not keep a safety copy of ${f} in ${dir}: ${(err as Error).message}`}; nothing was changed: ${where}`, mapped?.hint ?? `fix ${dir} (free space, permissions), then run again`, mapped?.code ?? 'keep-aside-failed').because(err);
-    }
+  const unchanged = `${files.join(', ')} ${files.length > 1 ? 'are' : 'is'} unchanged where ${files.length > 1 ? 'they were' : 'it was'}`;
+  let dir: string;
+  try {
+    dir = newAsideFolder(parent, target, now);
+  } catch (err) {
+    const mapped = storageErrorFrom(err, parent, 'creating a safety-copy folder in');
+    throw new StorageError(`${mapped?.message ?? `could not create a safety-copy folder in ${parent}: ${(err as Error).message}`}; nothing was changed: ${unchanged}`, mapped?.hint ?? `fix ${parent} (free space, permissions), then run again`, mapped?.code ?? 'keep-aside-failed').because(err);
   }
-  fsyncDir(dir);
+  const made: string[] = [];
+  let current = dir;
+  try {
+    for (const f of files) {
+      current = path.join(dir, path.basename(f));
+      linkOrCopy(f, current);
+      made.push(current);
+    }
+    current = dir;
+    fsyncDir(dir);
+  } catch (err) {
+    const left: string[] = [];
+    for (const m of made) { try { fs.rmSync(m); } catch { left.push(m); } }
+    try { if (!left.length) fs.rmdirSync(dir); } catch { left.push(dir); }
+    const mapped = storageErrorFrom(err, current, 'keeping a safety copy at');
+    throw new StorageError(
+      `${mapped?.message ?? `could not keep a safety copy at ${current}: ${(err as Error).message}`}; nothing was changed: ${unchanged}${left.length ? `; partial copies remain in ${left.join(', ')}` : ''}`,
+      mapped?.hint ?? `fix ${dir} (free space, permissions), then run again`,
+      mapped?.code ?? 'keep-aside-failed',
+    ).because(err);
+  }
   return dir;
 }
 
