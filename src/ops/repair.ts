@@ -1,19 +1,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, InterruptedError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { ddlStatements, type Ddl } from '../engines/duckdb/ddl';
 import { readFileHeader } from '../engines/duckdb/header';
 import type { SalvageReport } from '../engines/duckdb/salvage';
-import { writeFileAtomic } from '../storage/atomic';
 import { failpoint, pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, newAsideFolder, refuseSymlink, removeOriginals } from '../storage/move-aside';
 import { adoptReplacement, commitReplacement, discardReplacement, type FileOwner, ownerOf, type Prepared, prepareReplacement, tempNameFor } from '../storage/place';
-import { type RepairState, unfinishedRepairs } from '../storage/quarantine';
+import { unfinishedRepairs } from '../storage/quarantine';
+import { afterQuarantine, writeRecord } from './repair-record';
 import { BackupRepository } from '../storage/repository';
 import { checkDatabase, type TargetCheck } from './check';
 import type { ProgressFn } from './progress';
@@ -62,14 +62,18 @@ const lostSummary = (r: SalvageReport) =>
 
 /**
  * Recovers a damaged database; a healthy one is left alone (strategy none).
- * The damaged file and every `<file>.wal*` first move to
- * `<backupDir>/quarantine/<target>_<stamp>/` and are never deleted. Then:
+ * The damaged file and every `<file>.wal*` are first copied to
+ * `<backupDir>/quarantine/<target>_<stamp>/` (never deleted) and stay at the
+ * target until a replacement is renamed over them. Then:
  * salvage (copy every readable row into a fresh file), restore (the newest
  * backup that verifies), recreate (empty schema; data gone), or auto (a
  * lossless salvage, else the newest verified backup with the salvage kept in
  * quarantine, else a lossy salvage). The new file appears by atomic rename
- * and is checked. Throws IntegrityError (4) when nothing could be recovered,
- * BusyError (5) when the database is in use.
+ * and is checked, with the damaged file's owner and mode. Throws
+ * IntegrityError (4) when nothing could be recovered, BusyError (5) when the
+ * database is in use, UsageError (2) for a symbolic link, InterruptedError
+ * (130) on abort; every failure after the quarantine copy is recorded in
+ * RECOVERY.json and its message says where the files are.
  */
 export async function repair(config: Config, target: string, opts: RepairOptions = {}): Promise<RepairResult> {
   const clock = opts.clock ?? systemClock;
@@ -131,25 +135,6 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   } finally {
     lock.release();
   }
-}
-
-/**
- * Turns a failure after the quarantine copy into an error that says where
- * every file is and how to put the damaged one back, after recording it in
- * RECOVERY.json. An interruption becomes InterruptedError (130).
- */
-function afterQuarantine(err: unknown, target: string, file: string, quarantine: string, copies: string[], result: RepairResult, signal?: AbortSignal): Error {
-  const interrupted = Boolean(signal?.aborted) && !(err instanceof StorageError);
-  const message = (err as Error).message ?? String(err);
-  const recorded = writeRecord(quarantine, { ...result, ok: false, error: message } as RepairResult, interrupted ? 'interrupted' : 'failed');
-  const where = fs.existsSync(file)
-    ? `${file} is still the damaged file; a copy of it is in ${quarantine}`
-    : `${file} is missing; the damaged file is in ${quarantine}${copies.length ? `; put it back with: cp -p ${copies.map((c) => `'${c}'`).join(' ')} '${path.dirname(file)}/'` : ''}`;
-  const record = recorded ? ` (see ${path.join(quarantine, 'RECOVERY.json')})` : ' (RECOVERY.json could not be written; this message is the only record)';
-  if (interrupted) return new InterruptedError(`repair of ${target} interrupted: ${where}${record}`, `run dbguard repair ${target} again`).because(err);
-  const base = err instanceof DbguardError ? err : storageErrorFrom(err, file, 'repairing') ?? (err instanceof Error ? err : new Error(message));
-  base.message = `${base.message}; ${where}${record}`;
-  return base;
 }
 
 /** The strategies, once the damaged files have copies in `quarantine`. Returns the finished result. */
@@ -290,23 +275,4 @@ async function schemaFor(config: Config, target: string, repo: BackupRepository)
     } catch { /* try the next older backup */ }
   }
   return undefined;
-}
-
-/**
- * Writes RECOVERY.json in the quarantine folder (atomic): what was found,
- * what was done, what to do next, and `state` (in-progress while the repair
- * runs, so a killed one is recognised). The first write (in-progress) throws
- * StorageError, before anything at the target changed; later writes return
- * false instead, since the repair's outcome matters more than its record.
- */
-function writeRecord(quarantine: string, result: RepairResult, state: RepairState): boolean {
-  const { after, ...rest } = result;
-  try {
-    failpoint('recovery-record', quarantine);
-    writeFileAtomic(path.join(quarantine, 'RECOVERY.json'), `${JSON.stringify({ at: new Date().toISOString(), state, ...rest, afterOk: after?.ok ?? null }, null, 2)}\n`);
-    return true;
-  } catch (err) {
-    if (state === 'in-progress') throw storageErrorFrom(err, path.join(quarantine, 'RECOVERY.json'), 'writing') ?? err;
-    return false;
-  }
 }

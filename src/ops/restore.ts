@@ -132,9 +132,12 @@ export function restoreDestination(to: string, cwd: string, backupDir: string): 
 /**
  * `restore`: chooses a valid backup (--from, --at, or latest), verifies it
  * (sha256, open, full read; a failing one stops the restore and names the
- * next older valid backup), refuses when the destination is in use (exit 5), moves the current
- * file and its WALs to pre-restore/, places the copy by atomic rename and
- * checks it. Never deletes anything. Holds the target lock throughout.
+ * next older valid backup), refuses when the destination is in use (exit 5),
+ * keeps copies of the current file and its WALs in pre-restore/ before
+ * anything at the destination changes, places the copy by atomic rename and
+ * checks it (see replaceDatabase). Never deletes anything. Holds the target
+ * lock throughout. Throws UsageError for a bad --to or a symbolic link,
+ * InterruptedError (130) on abort, StorageError (6) naming where files are.
  */
 export async function restore(config: Config, target: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
   const clock = opts.clock ?? systemClock;
