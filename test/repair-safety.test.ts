@@ -11,8 +11,8 @@ import { loadConfig } from '../src/config/load';
 import { backupTarget } from '../src/ops/backup';
 import { checkDatabase } from '../src/ops/check';
 import { hasStackTrace, runCli, startCli } from './helpers/cli';
-import { createMusicDb, sha256, tempDir, writeConfig } from './helpers/db';
-import { copyFixture, damage, exited, subfolders } from './helpers/damage4';
+import { createMusicDb, execSql, sha256, tempDir, writeConfig } from './helpers/db';
+import { copyFixture, damage, exited, scanFile, subfolders } from './helpers/damage4';
 
 const t = tempDir('dbguard-repair-safety-');
 afterAll(() => t.cleanup());
@@ -91,6 +91,24 @@ describe('repair: failures after the quarantine copy', () => {
     expect(r.json.details.notes.join('\n')).toContain(`an earlier repair did not finish (in-progress): its files are in ${q}`);
     expect((await checkDatabase('production', file)).ok).toBe(true);
     expect(recordOf(r.json.quarantine).state).toBe('done');
+  });
+});
+
+describe('repair resumes an unfinished repair', () => {
+  test('the file is missing and an unfinished repair (no RECOVERY.json) holds it: repair salvages that copy, not the older backup', async () => {
+    const dir = newCase();
+    const file = prodOf(dir);
+    await execSql(file, `INSERT INTO tracks (album_id, title) SELECT 1, 'after the backup ' || i FROM range(70) t(i)`);
+    const expected = await scanFile(file);
+    const old = path.join(dir, 'backups', 'quarantine', 'production_20200101_000000');
+    fs.mkdirSync(old, { recursive: true });
+    fs.renameSync(file, path.join(old, 'production.duckdb'));
+    const r = runCli(['repair', 'production', '--yes', '--json'], { cwd: dir });
+    exited(r, 0);
+    expect(r.json.strategy).toBe('salvage');
+    expect(r.json.details.notes.join('\n')).toContain(`resumed from the copy the earlier repair left in ${old}`);
+    expect((await scanFile(file)).tables).toEqual(expected.tables);
+    expect(fs.existsSync(path.join(old, 'production.duckdb'))).toBe(true);
   });
 });
 

@@ -180,6 +180,15 @@ describe('restore: symbolic links and Ctrl-C', () => {
     expect(sha256(real)).toBe(realSha);
   });
 
+  test('the restored file keeps the replaced file\'s owner and mode (run as root)', () => {
+    const dir = newCase();
+    fs.chownSync(prodOf(dir), 4321, 4322);
+    fs.chmodSync(prodOf(dir), 0o640);
+    exited(runCli(['restore', 'production', '--yes'], { cwd: dir }), 0);
+    const st = fs.statSync(prodOf(dir));
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([4321, 4322, 0o640]);
+  });
+
   test('SIGINT during verification: exit 130, the backup is not blamed, nothing changed', async () => {
     const dir = newCase();
     const before = dataState(dir);

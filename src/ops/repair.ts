@@ -90,7 +90,8 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     if (before.busy) throw inUseError(file, before.busy, `stop the application first, then run dbguard repair ${target}`);
     const damage = before.findings.filter((f) => f.severity === 'error').map((f) => f.message);
     const result: RepairResult = { ok: true, target, path: file, strategy: 'none', dryRun: Boolean(opts.dryRun), quarantine: null, details: { damage, notes: [] } };
-    for (const q of unfinishedRepairs(repo.dir, target)) {
+    const unfinished = unfinishedRepairs(repo.dir, target);
+    for (const q of unfinished) {
       result.details.notes.push(`an earlier repair did not finish (${q.state === 'unknown' ? 'no RECOVERY.json' : q.state}): its files are in ${q.dir}${q.files.length ? ` (${q.files.join(', ')})` : ''}`);
       log.warn({ target, quarantine: q.dir, state: q.state }, 'an earlier repair did not finish');
     }
@@ -117,7 +118,11 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     const quarantine = keepAside(existing, qParent, target, clock.now()) ?? newAsideFolder(qParent, target, clock.now());
     result.quarantine = quarantine;
     const copies = existing.map((f) => path.join(quarantine, path.basename(f)));
-    const damaged = copies.find((m) => path.basename(m) === path.basename(file));
+    // The file is gone but an unfinished repair holds it: resume from that copy rather than
+    // fall back to an older backup and leave its newer rows behind in quarantine.
+    const resumeFrom = existing.some((f) => f === file) ? undefined : [...unfinished].reverse().find((q) => q.files.includes(path.basename(file)));
+    const damaged = copies.find((m) => path.basename(m) === path.basename(file)) ?? (resumeFrom && path.join(resumeFrom.dir, path.basename(file)));
+    if (resumeFrom) result.details.notes.push(`${file} was missing; resumed from the copy the earlier repair left in ${resumeFrom.dir}`);
     writeRecord(quarantine, { ...result, ok: false }, 'in-progress');
     failpoint('quarantined', file);
     log.warn({ target, quarantine, copies }, 'damaged database copied to quarantine');
