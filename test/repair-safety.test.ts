@@ -62,6 +62,18 @@ describe('repair: failures after the quarantine copy', () => {
     expect(fs.readdirSync(path.dirname(file)).filter((n) => n.includes('dbguard-tmp'))).toEqual([]);
   });
 
+  test('RECOVERY.json cannot be written (disk full): exit 6 before anything at the target changed', async () => {
+    const dir = newCase();
+    const file = prodOf(dir);
+    await damage(file, 'header-zeroed');
+    const damagedSha = sha256(file);
+    const r = runCli(['repair', 'production', '--yes', '--json'], { cwd: dir, env: { DBGUARD_TEST_FAIL_AT: 'recovery-record=ENOSPC' } });
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    exited(r, 6);
+    expect(jsonError(r.stderr).message).toContain(`nothing was changed: ${file} is as it was`);
+    expect(sha256(file)).toBe(damagedSha);
+  });
+
   test('nothing recoverable: the file leaves the target, and the hint gives the command to put it back', () => {
     const dir = newCase(false);
     const file = prodOf(dir);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, InterruptedError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -123,7 +123,13 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     const resumeFrom = existing.some((f) => f === file) ? undefined : [...unfinished].reverse().find((q) => q.files.includes(path.basename(file)));
     const damaged = copies.find((m) => path.basename(m) === path.basename(file)) ?? (resumeFrom && path.join(resumeFrom.dir, path.basename(file)));
     if (resumeFrom) result.details.notes.push(`${file} was missing; resumed from the copy the earlier repair left in ${resumeFrom.dir}`);
-    writeRecord(quarantine, { ...result, ok: false }, 'in-progress');
+    try {
+      writeRecord(quarantine, { ...result, ok: false }, 'in-progress');
+    } catch (err) {
+      const e = err instanceof StorageError ? err : new StorageError(`could not write ${path.join(quarantine, 'RECOVERY.json')}: ${(err as Error).message}`, `fix ${quarantine}, then run again`);
+      e.message = `${e.message}; nothing was changed: ${file} is as it was (copies are in ${quarantine})`;
+      throw e;
+    }
     failpoint('quarantined', file);
     log.warn({ target, quarantine, copies }, 'damaged database copied to quarantine');
 
