@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../src/config/load';
 import { backupTarget } from '../src/ops/backup';
+import { verificationInterrupted } from '../src/ops/restore';
 import { databaseFiles } from '../src/storage/move-aside';
 import { hasStackTrace, runCli, startCli } from './helpers/cli';
 import { createMusicDb, sha256, tempDir, writeConfig } from './helpers/db';
@@ -187,6 +188,14 @@ describe('restore: symbolic links and Ctrl-C', () => {
     exited(runCli(['restore', 'production', '--yes'], { cwd: dir }), 0);
     const st = fs.statSync(prodOf(dir));
     expect([st.uid, st.gid, st.mode & 0o777]).toEqual([4321, 4322, 0o640]);
+  });
+
+  test('a verification whose worker was killed by SIGTERM is an interruption, one that found damage is not', () => {
+    const result = (message: string) => ({ target: 'production', id: 'x', file: 'x', ok: false, durationMs: 1, findings: [{ severity: 'error' as const, code: 'unreadable', message, hint: '' }] });
+    // the text runWorker gives a worker that died of a signal
+    expect(verificationInterrupted(result('x: DuckDB cannot open or read x: DuckDB stopped with signal SIGTERM while reading the file'))).toBe(true);
+    expect(verificationInterrupted(result('x: DuckDB cannot open or read x: DuckDB stopped with signal SIGSEGV while reading the file'))).toBe(false);
+    expect(verificationInterrupted(result('x: sha256 1234 differs from the manifest'))).toBe(false);
   });
 
   test('SIGINT during verification: exit 130, the backup is not blamed, nothing changed', async () => {

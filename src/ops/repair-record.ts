@@ -12,7 +12,7 @@ import type { RepairResult } from './repair';
  * RECOVERY.json. An interruption becomes InterruptedError (130).
  */
 export function afterQuarantine(err: unknown, target: string, file: string, quarantine: string, copies: string[], result: RepairResult, signal?: AbortSignal): Error {
-  const interrupted = Boolean(signal?.aborted) && !(err instanceof StorageError);
+  const interrupted = err instanceof InterruptedError || (Boolean(signal?.aborted) && !(err instanceof StorageError));
   const message = (err as Error).message ?? String(err);
   const recorded = writeRecord(quarantine, { ...result, ok: false, error: message } as RepairResult, interrupted ? 'interrupted' : 'failed');
   const where = fs.existsSync(file)

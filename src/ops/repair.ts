@@ -17,6 +17,7 @@ import { afterQuarantine, writeRecord } from './repair-record';
 import { BackupRepository } from '../storage/repository';
 import { checkDatabase, type TargetCheck } from './check';
 import type { ProgressFn } from './progress';
+import { verificationInterrupted } from './restore';
 import { verifyBackup } from './verify';
 
 export type Strategy = 'auto' | 'salvage' | 'restore' | 'recreate';
@@ -163,6 +164,7 @@ async function recover(config: Config, target: string, file: string, owner: File
     for (const entry of repo.list(target).filter((e) => e.status === 'valid')) {
       const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
       aborted();
+      if (verificationInterrupted(v)) throw new InterruptedError(`repair of ${target} interrupted while verifying backup ${entry.id}`);
       if (!v.ok) { skipped.push(entry.id); continue; }
       place(await prepareReplacement(entry.file, file, owner));
       result.details.skippedBackups = skipped;

@@ -13,7 +13,7 @@ import { commitReplacement, discardReplacement, ownerOf, prepareReplacement } fr
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { checkDatabase } from './check';
 import type { ProgressFn } from './progress';
-import { verifyBackup } from './verify';
+import { verifyBackup, type VerifyResult } from './verify';
 
 export interface RestoreOptions {
   /** A backup id or "latest" (default). */
@@ -70,6 +70,15 @@ export function chooseBackups(entries: BackupEntry[], target: string, from: stri
   }
   if (!valid.length) throw new IntegrityError(`${target} has no valid backup to restore`, `list them with dbguard list ${target}; take one with dbguard backup ${target} once the database is healthy`, 'no-backup');
   return valid;
+}
+
+/**
+ * True when a verification failed only because its DuckDB worker was killed
+ * by SIGINT/SIGTERM/SIGHUP (a service manager signalling the whole group):
+ * an interruption, which must never count against the backup.
+ */
+export function verificationInterrupted(v: VerifyResult): boolean {
+  return !v.ok && v.findings.some((f) => /stopped with signal SIG(INT|TERM|HUP)\b/.test(f.message));
 }
 
 /** Throws BusyError when another process holds `file` open read-write. Damage is not this function's concern. */
@@ -157,7 +166,7 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     await pausepoint('restore-verify', opts.signal);
     const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress });
     // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
-    if (opts.signal?.aborted) throw interrupted();
+    if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
     if (!v.ok) {
       const reason = v.findings.map((f) => f.message).join('; ');
       log.warn({ target, id: chosen.id, reason }, 'backup failed verification');
