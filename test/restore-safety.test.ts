@@ -91,6 +91,18 @@ describe('restore: keeping the current files aside is all or nothing', () => {
     expect(jsonError(r.stderr).message).toMatch(/as before/);
     expect(dataState(dir)).toEqual(before);
   });
+
+  test('the folder cannot be synced after the rename: exit 6, and the message says the new file is in place and where the old one is', () => {
+    const dir = newCase();
+    const r = runCli(['restore', 'production', '--yes', '--json'], { cwd: dir, env: { DBGUARD_TEST_FAIL_AT: 'place-fsync=EIO' } });
+    exited(r, 6);
+    const [aside] = preRestoreOf(dir);
+    const message = jsonError(r.stderr).message;
+    expect(message).toContain(`the new file is in place at ${prodOf(dir)}`);
+    expect(message).toContain(aside);
+    expect(fs.readFileSync(prodOf(dir)).subarray(8, 12).toString()).toBe('DUCK');
+    expect(fs.existsSync(path.join(aside!, 'production.duckdb'))).toBe(true);
+  });
 });
 
 describe('restore: listing the target folder', () => {

@@ -128,5 +128,10 @@ export function commitReplacement(p: Prepared, existing: string[], aside: string
       mapped?.code ?? 'place-failed',
     ).because(err);
   }
-  fsyncDir(path.dirname(p.dest));
+  try {
+    failpoint('place-fsync', p.dest);
+    fsyncDir(path.dirname(p.dest));
+  } catch (err) {
+    throw new StorageError(`the new file is in place at ${p.dest}, but its folder could not be synced to disk (${(err as Error).message}), so a power cut could still undo it${aside ? `; the replaced files are in ${aside}` : ''}`, `check the disk holding ${path.dirname(p.dest)}`, 'fsync-failed').because(err);
+  }
 }
