@@ -67,6 +67,17 @@ describe('restore: keeping the current files aside is all or nothing', () => {
     exited(runCli(['restore', 'production', '--yes'], { cwd: dir }), 0);
   });
 
+  test('kill -9 between removing the WAL and the rename: the old database is still at the target, its WAL safe in pre-restore/', () => {
+    const dir = newCase();
+    const before = dataState(dir);
+    const r = runCli(['restore', 'production', '--yes'], { cwd: dir, env: { DBGUARD_TEST_FAIL_AT: 'place=KILL' } });
+    expect(r.code).toBeNull();
+    expect(sha256(prodOf(dir))).toBe(before['production.duckdb']);
+    const [aside] = preRestoreOf(dir);
+    expect(sha256(path.join(aside!, 'production.duckdb.wal'))).toBe(before['production.duckdb.wal']);
+    expect(sha256(path.join(aside!, 'production.duckdb'))).toBe(before['production.duckdb']);
+  });
+
   test('the final rename fails and the WAL cannot be put back: exit 6, the message says where the WAL is, and it is there', () => {
     const dir = newCase();
     const before = dataState(dir);
