@@ -62,6 +62,19 @@ describe('repair: failures after the quarantine copy', () => {
     expect(fs.readdirSync(path.dirname(file)).filter((n) => n.includes('dbguard-tmp'))).toEqual([]);
   });
 
+  test('the target folder cannot be listed: exit 6 naming it, nothing quarantined, the file unchanged', async () => {
+    const dir = newCase();
+    const file = prodOf(dir);
+    await damage(file, 'header-zeroed');
+    const damagedSha = sha256(file);
+    const r = runCli(['repair', 'production', '--yes', '--json'], { cwd: dir, env: { DBGUARD_TEST_FAIL_AT: 'readdir=EIO' } });
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    exited(r, 6);
+    expect(jsonError(r.stderr).message).toContain(`cannot list the folder ${path.dirname(file)}`);
+    expect(sha256(file)).toBe(damagedSha);
+    expect(quarantineOf(dir)).toEqual([]);
+  });
+
   test('RECOVERY.json cannot be written (disk full): exit 6 before anything at the target changed', async () => {
     const dir = newCase();
     const file = prodOf(dir);
