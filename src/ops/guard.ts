@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
-import { BusyError, inUseError, InterruptedError, UsageError } from '../core/errors';
+import { BusyError, inUseError, IntegrityError, InterruptedError, UsageError } from '../core/errors';
 import { backoffDelay } from '../core/retry';
 import type { Logger } from '../core/types';
 import { silentLogger } from '../core/types';
+import { quarantineHolding } from '../storage/quarantine';
 import { BackupRepository } from '../storage/repository';
 import { checkHealth } from './health';
 import { repair, type RepairResult } from './repair';
@@ -22,7 +24,10 @@ export interface GuardRecovery {
  * Makes each target healthy before a service starts: a quick check (a full
  * one with `fullCheck`), and
  * `repair auto` for a damaged one. Returns one entry per target; never throws
- * for damage (the caller decides whether to start anyway). Throws BusyError
+ * for damage (the caller decides whether to start anyway). Throws
+ * IntegrityError when the file is missing while a quarantine folder holds it
+ * (never a first deployment, even with --start-anyway), UsageError for a
+ * symbolic link that needs repair, BusyError
  * when a database is in use, InterruptedError when `signal` aborted before a
  * target (a repair already running is finished, never cut short).
  */
@@ -39,7 +44,16 @@ export async function recoverTargets(config: Config, selector: string | undefine
       continue;
     }
     // A first deployment: no database yet and nothing to restore; the service creates it.
+    // Not when a quarantine folder holds the file: an earlier repair took it and never put one back.
     if (c.findings.every((f) => f.code === 'missing') && !new BackupRepository(config.backupDir).newestValid(target)) {
+      const held = quarantineHolding(config.backupDir, target, path.basename(file));
+      if (held) {
+        throw new IntegrityError(
+          `${target}: ${file} is missing, but ${held} holds ${path.basename(file)} from an earlier repair that did not put a database back; this is not a first deployment, so the service was not started`,
+          `put the file back (cp -p '${path.join(held, path.basename(file))}' '${file}'), then run dbguard repair ${target}; to start with an empty database on purpose, move ${held} out of ${path.dirname(held)} first`,
+          'quarantined',
+        );
+      }
       log.warn({ target, path: file }, 'guard: no database and no backup yet; starting the service, which creates it');
       out.push({ target, healthy: true });
       continue;
@@ -51,6 +65,8 @@ export async function recoverTargets(config: Config, selector: string | undefine
       out.push({ target, healthy: r.ok, repaired: { strategy: r.strategy, quarantine: r.quarantine, details: r.details } });
       log.warn({ target, strategy: r.strategy, quarantine: r.quarantine, ok: r.ok }, 'guard: repair finished');
     } catch (err) {
+      // a path dbguard refuses to replace (a symbolic link) is a usage error, not a failed recovery
+      if (err instanceof UsageError) throw err;
       out.push({ target, healthy: false, error: (err as Error).message });
       log.error({ target, error: (err as Error).message }, 'guard: repair failed');
     }

@@ -1,25 +1,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { ddlStatements, type Ddl } from '../engines/duckdb/ddl';
 import { readFileHeader } from '../engines/duckdb/header';
 import type { SalvageReport } from '../engines/duckdb/salvage';
-import { fsyncDir, writeFileAtomic } from '../storage/atomic';
+import { failpoint, pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
-import { databaseFiles, moveAside, newAsideFolder, placeAtomically } from '../storage/move-aside';
+import { databaseFiles, keepAside, newAsideFolder, refuseSymlink, removeOriginals } from '../storage/move-aside';
+import { adoptReplacement, commitReplacement, discardReplacement, type FileOwner, ownerOf, type Prepared, prepareReplacement, tempNameFor } from '../storage/place';
+import { unfinishedRepairs } from '../storage/quarantine';
+import { afterQuarantine, writeRecord } from './repair-record';
 import { BackupRepository } from '../storage/repository';
 import type { TargetCheck } from './check';
 import { checkHealth } from './health';
 import { describeLost, SCHEMA_CODES } from './schema-findings';
 import { objectKey, objectName, type SchemaObject } from '../core/schema-baseline';
-import type { ProgressFn } from './progress';
-import { replaceDatabase } from './restore';
-import { verifyBackup } from './verify';
 import { notRunError } from './worker-errors';
+import type { ProgressFn } from './progress';
+import { verificationInterrupted } from './restore';
+import { verifyBackup } from './verify';
 
 export type Strategy = 'auto' | 'salvage' | 'restore' | 'recreate';
 
@@ -64,14 +67,18 @@ const lostSummary = (r: SalvageReport) =>
 
 /**
  * Recovers a damaged database; a healthy one is left alone (strategy none).
- * The damaged file and every `<file>.wal*` first move to
- * `<backupDir>/quarantine/<target>_<stamp>/` and are never deleted. Then:
+ * The damaged file and every `<file>.wal*` are first copied to
+ * `<backupDir>/quarantine/<target>_<stamp>/` (never deleted) and stay at the
+ * target until a replacement is renamed over them. Then:
  * salvage (copy every readable row into a fresh file), restore (the newest
  * backup that verifies), recreate (empty schema; data gone), or auto (a
  * lossless salvage, else the newest verified backup with the salvage kept in
  * quarantine, else a lossy salvage). The new file appears by atomic rename
- * and is checked. Throws IntegrityError (4) when nothing could be recovered,
- * BusyError (5) when the database is in use.
+ * and is checked, with the damaged file's owner and mode. Throws
+ * IntegrityError (4) when nothing could be recovered, BusyError (5) when the
+ * database is in use, UsageError (2) for a symbolic link, InterruptedError
+ * (130) on abort; every failure after the quarantine copy is recorded in
+ * RECOVERY.json and its message says where the files are.
  */
 export async function repair(config: Config, target: string, opts: RepairOptions = {}): Promise<RepairResult> {
   const clock = opts.clock ?? systemClock;
@@ -82,10 +89,17 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   repo.ensureDir();
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'repair'), opts.waitMs ?? 0, opts.signal);
   try {
-    const before = await checkHealth(config, target, { onProgress: opts.onProgress });
+    const owner = ownerOf(file);
+    const before = await checkHealth(config, target, { onProgress: opts.onProgress, signal: opts.signal });
+    if (opts.signal?.aborted) throw new InterruptedError(`repair of ${target} interrupted; nothing was changed`);
     if (before.busy) throw inUseError(file, before.busy, `stop the application first, then run dbguard repair ${target}`);
     const damage = before.findings.filter((f) => f.severity === 'error').map((f) => f.message);
     const result: RepairResult = { ok: true, target, path: file, strategy: 'none', dryRun: Boolean(opts.dryRun), quarantine: null, details: { damage, notes: [] } };
+    const unfinished = unfinishedRepairs(repo.dir, target);
+    for (const q of unfinished) {
+      result.details.notes.push(`an earlier repair did not finish (${q.state === 'unknown' ? 'no RECOVERY.json' : q.state}): its files are in ${q.dir}${q.files.length ? ` (${q.files.join(', ')})` : ''}`);
+      log.warn({ target, quarantine: q.dir, state: q.state }, 'an earlier repair did not finish');
+    }
     if (before.ok) {
       result.details.notes.push('the database is healthy; nothing was changed');
       result.after = before;
@@ -96,8 +110,10 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     // so only an explicit --strategy restore does that.
     const schemaOnly = before.findings.every((f) => f.severity !== 'error' || SCHEMA_CODES.has(f.code));
     const missing = before.missing ?? [];
-    if (schemaOnly && (strategy !== 'restore' || !repo.list(target).some((e) => e.status === 'valid' && holdsAll(e.manifest, missing)))) throw schemaOnlyError(target, before, strategy, repo);
+    if (schemaOnly && (strategy !== 'restore' || !repo.list(target).some((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing)))) throw schemaOnlyError(target, before, strategy, repo);
     if (schemaOnly) result.details.notes.push(`the replaced database was readable and only lacked ${missing.map((o) => `${o.kind} ${objectName(o)}`).join(', ')}; rows written to other tables since the backup are in it, in the quarantine folder`);
+    // only now: a healthy database behind a link needs nothing replaced
+    refuseSymlink(file, `targets.${target}.path`);
     if (opts.dryRun) {
       result.details.notes.push(`would move ${databaseFiles(file).join(', ') || 'nothing (the file is missing)'} to ${path.join(repo.dir, 'quarantine')}/, then apply strategy ${strategy}`);
       result.ok = false;
@@ -105,100 +121,138 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     }
 
     if (opts.confirm && !(await opts.confirm(damage, strategy))) throw new UsageError('repair cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
-    const quarantine = newAsideFolder(path.join(repo.dir, 'quarantine'), target, clock.now());
+    if (opts.signal?.aborted) throw new InterruptedError(`repair of ${target} interrupted; nothing was changed`);
+
+    // All or nothing: copies of the damaged file and its WALs go to quarantine first; the files
+    // at the target stay until a replacement is renamed over them (or nothing could be recovered).
+    const existing = databaseFiles(file);
+    const qParent = path.join(repo.dir, 'quarantine');
+    const quarantine = keepAside(existing, qParent, target, clock.now()) ?? newAsideFolder(qParent, target, clock.now());
     result.quarantine = quarantine;
-    const moved = moveAside(databaseFiles(file), quarantine);
-    const damaged = moved.find((m) => path.basename(m) === path.basename(file));
-    log.warn({ target, quarantine, moved }, 'damaged database moved to quarantine');
-
-    const tryRestore = async (): Promise<string | undefined> => {
-      const skipped: string[] = [];
-      for (const entry of repo.list(target).filter((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing))) {
-        const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
-        if (!v.ok) { skipped.push(entry.id); continue; }
-        await replaceDatabase(entry.file, file, path.join(repo.dir, 'pre-restore'), target, clock.now());
-        result.details.skippedBackups = skipped;
-        return entry.id;
-      }
-      result.details.skippedBackups = skipped;
-      return undefined;
-    };
-
-    // The salvage (written and checkpointed by DuckDB in the quarantine folder) moves
-    // into place by rename; when the quarantine is on another file system (EXDEV) it
-    // is copied beside the target, fsynced and renamed, and the original stays there.
-    const damagedMode = damaged ? fs.statSync(damaged).mode & 0o777 : 0o600;
-    const placeSalvage = async (s: NonNullable<RepairResult['details']['salvage']>) => {
-      try {
-        fs.chmodSync(s.file!, damagedMode);
-        fs.renameSync(s.file!, file);
-        fsyncDir(path.dirname(file));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-        await placeAtomically(s.file!, file, damagedMode);
-      }
-      s.file = file;
-    };
-
-    let placed: RepairResult['strategy'] | undefined;
-    if (strategy === 'salvage' || strategy === 'auto') {
-      const salvaged = damaged ? await salvageInto(damaged, quarantine, opts) : undefined;
-      result.details.salvage = salvaged;
-      const usable = salvaged?.file && salvaged.tables.length > 0;
-      if (usable && (strategy === 'salvage' || salvaged.lossless)) {
-        await placeSalvage(salvaged);
-        placed = 'salvage';
-      } else if (strategy === 'auto') {
-        const from = await tryRestore();
-        if (from) {
-          placed = 'restore';
-          result.details.restoredFrom = from;
-          if (usable) result.details.notes.push(`the salvage (${salvaged.file}) is kept in quarantine: rows written after backup ${from} can be merged from it by hand (see README, "merge a salvage")`);
-        } else if (usable) {
-          await placeSalvage(salvaged);
-          placed = 'salvage';
-          result.details.notes.push('no backup passed verification, so the salvage was used although it lost data');
-        }
-      }
-      if (salvaged?.walLeftOut) result.details.notes.push(`the WAL beside the damaged file could not be replayed and was left out of the salvage; it is kept in ${quarantine}`);
-      if (salvaged && placed === 'salvage' && !salvaged.lossless) result.details.notes.push(`lost in the salvage: ${lostSummary(salvaged).join('; ') || 'see details'}`);
-    } else if (strategy === 'restore') {
-      const from = await tryRestore();
-      if (from) { placed = 'restore'; result.details.restoredFrom = from; }
-    } else if (strategy === 'recreate') {
-      const schema = await schemaFor(config, target, repo);
-      if (schema) {
-        const tmp = path.join(path.dirname(file), `.${path.basename(file)}.dbguard-recreate`);
-        fs.rmSync(tmp, { force: true });
-        await runWorker({ action: 'execute', file: tmp, sql: schema.sql });
-        fs.renameSync(tmp, file);
-        placed = 'recreate';
-        result.details.dataLost = true;
-        result.details.schemaFrom = schema.from;
-        result.details.notes.push(`DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
-      }
+    const copies = existing.map((f) => path.join(quarantine, path.basename(f)));
+    // The file is gone but an unfinished repair holds it: resume from that copy rather than
+    // fall back to an older backup and leave its newer rows behind in quarantine.
+    const resumeFrom = existing.some((f) => f === file) ? undefined : [...unfinished].reverse().find((q) => q.files.includes(path.basename(file)));
+    const damaged = copies.find((m) => path.basename(m) === path.basename(file)) ?? (resumeFrom && path.join(resumeFrom.dir, path.basename(file)));
+    if (resumeFrom) result.details.notes.push(`${file} was missing; resumed from the copy the earlier repair left in ${resumeFrom.dir}`);
+    try {
+      writeRecord(quarantine, { ...result, ok: false }, 'in-progress');
+    } catch (err) {
+      const e = err instanceof StorageError ? err : new StorageError(`could not write ${path.join(quarantine, 'RECOVERY.json')}: ${(err as Error).message}`, `fix ${quarantine}, then run again`);
+      e.message = `${e.message}; nothing was changed: ${file} is as it was (copies are in ${quarantine})`;
+      throw e;
     }
+    failpoint('quarantined', file);
+    log.warn({ target, quarantine, copies }, 'damaged database copied to quarantine');
 
-    if (!placed) {
-      writeRecord(quarantine, { ...result, ok: false });
-      throw new IntegrityError(
-        `${target}: nothing could be recovered with strategy ${strategy}; the damaged file is kept in ${quarantine}${moved.length ? ` (${moved.map((m) => path.basename(m)).join(', ')})` : ''}`,
-        `next steps: restore a backup from elsewhere with dbguard restore ${target} --from ID after copying it into ${repo.dir}; or dbguard repair ${target} --strategy recreate (empty database, schema only); the quarantine folder is never deleted`,
-        'unrecoverable',
-      );
+    try {
+      return await recover(config, target, file, owner, existing, quarantine, damaged, missing, result, opts);
+    } catch (err) {
+      if (err instanceof IntegrityError && err.code === 'unrecoverable') throw err;
+      throw afterQuarantine(err, target, file, quarantine, copies, result, opts.signal);
     }
-    result.strategy = placed;
-    result.after = await checkHealth(config, target, { onProgress: opts.onProgress });
-    result.ok = result.after.ok;
-    writeRecord(quarantine, result);
-    log.warn({ target, strategy: placed, quarantine, restoredFrom: result.details.restoredFrom, lossless: result.details.salvage?.lossless, ok: result.ok, notes: result.details.notes }, 'RECOVERY: database repaired');
-    return result;
   } catch (err) {
+    if (opts.signal?.aborted && !(err instanceof DbguardError)) throw new InterruptedError(`repair of ${target} interrupted; nothing was changed`).because(err);
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, file, 'repairing') ?? err;
   } finally {
     lock.release();
   }
+}
+
+/** The strategies, once the damaged files have copies in `quarantine`. Returns the finished result. */
+async function recover(config: Config, target: string, file: string, owner: FileOwner | undefined, existing: string[], quarantine: string, damaged: string | undefined, missing: SchemaObject[], result: RepairResult, opts: RepairOptions): Promise<RepairResult> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? silentLogger;
+  const strategy = opts.strategy ?? 'auto';
+  const repo = new BackupRepository(config.backupDir);
+  const aborted = () => { if (opts.signal?.aborted) throw new InterruptedError(`repair of ${target} interrupted`); };
+  // Every placement: a prepared, fsynced file with the damaged file's owner and mode, renamed over the target.
+  const place = (prepared: Prepared) => { aborted(); commitReplacement(prepared, existing, quarantine); };
+
+  const tryRestore = async (): Promise<string | undefined> => {
+    const skipped: string[] = [];
+    for (const entry of repo.list(target).filter((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing))) {
+      const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
+      aborted();
+      if (verificationInterrupted(v)) throw new InterruptedError(`repair of ${target} interrupted while verifying backup ${entry.id}`);
+      if (!v.ok) { skipped.push(entry.id); continue; }
+      place(await prepareReplacement(entry.file, file, owner));
+      result.details.skippedBackups = skipped;
+      return entry.id;
+    }
+    result.details.skippedBackups = skipped;
+    return undefined;
+  };
+
+  // The salvage (written by DuckDB in the quarantine folder) moves into place by rename; when the
+  // quarantine is on another file system it is copied beside the target and the original stays there.
+  const placeSalvage = async (s: NonNullable<RepairResult['details']['salvage']>) => {
+    const prepared = await prepareReplacement(s.file!, file, owner, { move: true });
+    try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+    if (prepared.movedFrom) s.file = file;
+  };
+
+  await pausepoint('repair-salvage', opts.signal);
+  aborted();
+  let placed: RepairResult['strategy'] | undefined;
+  if (strategy === 'salvage' || strategy === 'auto') {
+    const salvaged = damaged ? await salvageInto(damaged, quarantine, opts) : undefined;
+    aborted();
+    result.details.salvage = salvaged;
+    const usable = salvaged?.file && salvaged.tables.length > 0;
+    if (usable && (strategy === 'salvage' || salvaged.lossless)) {
+      await placeSalvage(salvaged);
+      placed = 'salvage';
+    } else if (strategy === 'auto') {
+      const from = await tryRestore();
+      if (from) {
+        placed = 'restore';
+        result.details.restoredFrom = from;
+        if (usable) result.details.notes.push(`the salvage (${salvaged.file}) is kept in quarantine: rows written after backup ${from} can be merged from it by hand (see README, "merge a salvage")`);
+      } else if (usable) {
+        await placeSalvage(salvaged);
+        placed = 'salvage';
+        result.details.notes.push('no backup passed verification, so the salvage was used although it lost data');
+      }
+    }
+    if (salvaged?.walLeftOut) result.details.notes.push(`the WAL beside the damaged file could not be replayed and was left out of the salvage; it is kept in ${quarantine}`);
+    if (salvaged && placed === 'salvage' && !salvaged.lossless) result.details.notes.push(`lost in the salvage: ${lostSummary(salvaged).join('; ') || 'see details'}`);
+  } else if (strategy === 'restore') {
+    const from = await tryRestore();
+    if (from) { placed = 'restore'; result.details.restoredFrom = from; }
+  } else if (strategy === 'recreate') {
+    const schema = await schemaFor(config, target, repo);
+    if (schema) {
+      const tmp = tempNameFor(file);
+      fs.rmSync(tmp, { force: true });
+      await runWorker({ action: 'execute', file: tmp, sql: schema.sql });
+      const prepared = adoptReplacement(tmp, file, owner);
+      try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+      placed = 'recreate';
+      result.details.dataLost = true;
+      result.details.schemaFrom = schema.from;
+      result.details.notes.push(`DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
+    }
+  }
+
+  if (!placed) {
+    // nothing replaces the damaged files: they leave the target (their copies are in quarantine)
+    removeOriginals(existing, quarantine);
+    writeRecord(quarantine, { ...result, ok: false }, 'failed');
+    const earlier = result.details.notes.filter((n) => n.startsWith('an earlier repair'));
+    throw new IntegrityError(
+      `${target}: nothing could be recovered with strategy ${strategy}; the damaged file is kept in ${quarantine}${existing.length ? ` (${existing.map((m) => path.basename(m)).join(', ')})` : ''}${earlier.length ? `; ${earlier.join('; ')}` : ''}`,
+      `next steps: restore a backup from elsewhere with dbguard restore ${target} --from ID after copying it into ${repo.dir}; or dbguard repair ${target} --strategy recreate (empty database, schema only)${existing.length ? `; to put the damaged file back as it was: cp -p ${existing.map((f) => `'${path.join(quarantine, path.basename(f))}'`).join(' ')} '${path.dirname(file)}/'` : ''}; the quarantine folder is never deleted`,
+      'unrecoverable',
+    );
+  }
+  result.strategy = placed;
+  result.after = await checkHealth(config, target, { onProgress: opts.onProgress });
+  result.ok = result.after.ok;
+  if (!writeRecord(quarantine, result, 'done')) result.details.notes.push(`RECOVERY.json could not be written in ${quarantine}; this output is the only record`);
+  log.warn({ target, strategy: placed, quarantine, restoredFrom: result.details.restoredFrom, lossless: result.details.salvage?.lossless, ok: result.ok, notes: result.details.notes, at: clock.now().toISOString() }, 'RECOVERY: database repaired');
+  return result;
 }
 
 /** True when the manifest lists every one of `objects` (a backup to restore a lost table from must have it). */
@@ -212,7 +266,7 @@ function holdsAll(manifest: { tables: { schema: string; name: string }[]; sequen
 /** Why repair leaves a database alone that only lost tables or sequences, and what to run instead. */
 function schemaOnlyError(target: string, before: TargetCheck, strategy: Strategy, repo: BackupRepository): IntegrityError {
   const missing = before.missing ?? [];
-  const from = repo.list(target).find((e) => e.status === 'valid' && holdsAll(e.manifest, missing));
+  const from = repo.list(target).find((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing));
   const what = before.lost?.length === missing.length ? describeLost(before.lost) : missing.map((o) => `${o.kind} ${objectName(o)}`).join(', ');
   return new IntegrityError(
     `${target}: ${before.path} lacks ${what}; the file is otherwise readable, so repair --strategy ${strategy} changed nothing${strategy === 'restore' ? ' (no valid backup has everything it lacks)' : ' (putting a backup over it would also lose the rows written since in every other table)'}`,
@@ -270,12 +324,4 @@ async function schemaFor(config: Config, target: string, repo: BackupRepository)
     } catch { /* try the next older backup */ }
   }
   return undefined;
-}
-
-/** Leaves a RECOVERY.json in the quarantine folder: what was found, what was done, what to do next. */
-function writeRecord(quarantine: string, result: RepairResult): void {
-  const { after, ...rest } = result;
-  try {
-    writeFileAtomic(path.join(quarantine, 'RECOVERY.json'), `${JSON.stringify({ at: new Date().toISOString(), ...rest, afterOk: after?.ok ?? null }, null, 2)}\n`);
-  } catch { /* the record is a courtesy; the repair itself is done */ }
 }

@@ -1,18 +1,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, storageErrorFrom, UsageError } from '../core/errors';
+import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, UsageError } from '../core/errors';
 import { parseTime } from '../core/parse-time';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger, type TableCount, type Finding } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
-import { fsyncDir } from '../storage/atomic';
+import { pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
-import { databaseFiles, moveAside, newAsideFolder } from '../storage/move-aside';
+import { databaseFiles, keepAside, refuseSymlink } from '../storage/move-aside';
+import { commitReplacement, discardReplacement, ownerOf, prepareReplacement } from '../storage/place';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { checkDatabase } from './check';
 import type { ProgressFn } from './progress';
-import { verifyBackup } from './verify';
+import { verifyBackup, type VerifyResult } from './verify';
 
 export interface RestoreOptions {
   /** A backup id or "latest" (default). */
@@ -76,6 +77,15 @@ export function chooseBackups(entries: BackupEntry[], target: string, from: stri
   return valid;
 }
 
+/**
+ * True when a verification failed only because its DuckDB worker was killed
+ * by SIGINT/SIGTERM/SIGHUP (a service manager signalling the whole group):
+ * an interruption, which must never count against the backup.
+ */
+export function verificationInterrupted(v: VerifyResult): boolean {
+  return !v.ok && v.findings.some((f) => /stopped with signal SIG(INT|TERM|HUP)\b/.test(f.message));
+}
+
 /** Throws BusyError when another process holds `file` open read-write. Damage is not this function's concern. */
 export async function assertNotInUse(file: string, what: string): Promise<void> {
   if (!fs.existsSync(file) || fs.statSync(file).size === 0) return;
@@ -89,67 +99,79 @@ export async function assertNotInUse(file: string, what: string): Promise<void> 
 }
 
 /**
- * Replaces `dest` with a copy of `backupFile`: copy to a temporary file beside
- * `dest` and fsync, move the current file and every `<dest>.wal*` into a new
- * folder under `asideParent` (never deleted), then rename the copy into place.
- * If the final rename fails the moved files are put back. Returns the folder
- * (null when there was nothing to move).
+ * Replaces `dest` with a copy of `backupFile`, all or nothing: the copy is
+ * prepared (fsynced, with the current file's owner and mode) beside `dest`;
+ * the current file and every `<dest>.wal*` are copied into a new folder under
+ * `asideParent` (never deleted); only then are the WALs removed and the copy
+ * renamed over `dest`. Any failure leaves `dest` as it was (or says which
+ * file is where) and no empty folder. Returns the folder (null when there
+ * was nothing to keep).
  */
-export async function replaceDatabase(backupFile: string, dest: string, asideParent: string, target: string, now: Date): Promise<{ aside: string | null; moved: string[] }> {
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.dbguard-tmp`);
-  const old = fs.existsSync(dest) ? fs.statSync(dest) : undefined;
+export async function replaceDatabase(backupFile: string, dest: string, asideParent: string, target: string, now: Date, signal?: AbortSignal): Promise<{ aside: string | null; moved: string[] }> {
+  const prepared = await prepareReplacement(backupFile, dest, ownerOf(dest));
+  let existing: string[];
+  let aside: string | null;
   try {
-    await fs.promises.copyFile(backupFile, tmp, fs.constants.COPYFILE_FICLONE);
-    const fd = fs.openSync(tmp, 'r+');
-    try {
-      fs.fsyncSync(fd);
-      fs.fchmodSync(fd, old ? old.mode & 0o777 : 0o600);
-      // Running as root, keep the owner the application expects.
-      if (old && process.getuid?.() === 0) fs.fchownSync(fd, old.uid, old.gid);
-    } finally {
-      fs.closeSync(fd);
-    }
+    if (signal?.aborted) throw new InterruptedError(`restore of ${dest} interrupted before it was replaced; nothing was changed`);
+    existing = databaseFiles(dest);
+    aside = keepAside(existing, asideParent, target, now);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw storageErrorFrom(err, dest, 'writing the restored copy of') ?? err;
+    discardReplacement(prepared);
+    throw err;
   }
-  const existing = databaseFiles(dest);
-  let aside: string | null = null;
-  let moved: string[] = [];
-  try {
-    if (existing.length) {
-      aside = newAsideFolder(asideParent, target, now);
-      moved = moveAside(existing, aside);
-    }
-    fs.renameSync(tmp, dest);
-    fsyncDir(path.dirname(dest));
-  } catch (err) {
-    for (const m of moved) { try { fs.renameSync(m, path.join(path.dirname(dest), path.basename(m))); } catch { /* stays aside, never lost */ } }
-    fs.rmSync(tmp, { force: true });
-    throw storageErrorFrom(err, dest, 'replacing') ?? err;
+  commitReplacement(prepared, existing, aside);
+  return { aside, moved: aside ? existing.map((f) => path.join(aside!, path.basename(f))) : [] };
+}
+
+/**
+ * The file `restore --to` names, resolved against `cwd`. Throws UsageError
+ * (exit 2) for an empty value, an existing folder, a path in the backup
+ * folder, or a symbolic link.
+ */
+export function restoreDestination(to: string, cwd: string, backupDir: string): string {
+  if (!to.trim()) throw new UsageError('--to needs a file path (it was empty)', 'e.g. --to /tmp/production-copy.duckdb', 'bad-option');
+  const dest = path.resolve(cwd, to);
+  const real = (p: string) => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
+  const rel = path.relative(real(backupDir), path.join(real(path.dirname(dest)), path.basename(dest)));
+  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+    throw new UsageError(`--to ${to} is inside the backup folder ${backupDir}; restore never writes there`, 'name a file outside the backup folder, e.g. --to /tmp/production-copy.duckdb', 'bad-option');
   }
-  return { aside, moved };
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(dest); } catch { /* a new file */ }
+  if (st?.isDirectory()) throw new UsageError(`--to ${to} is an existing folder; --to must name a database file`, `e.g. --to ${path.join(to, 'restored.duckdb')}`, 'bad-option');
+  refuseSymlink(dest, '--to');
+  return dest;
 }
 
 /**
  * `restore`: chooses a valid backup (--from, --at, or latest), verifies it
  * (sha256, open, full read; a failing one stops the restore and names the
- * next older valid backup), refuses when the destination is in use (exit 5), moves the current
- * file and its WALs to pre-restore/, places the copy by atomic rename and
- * checks it. Never deletes anything. Holds the target lock throughout.
+ * next older valid backup), refuses when the destination is in use (exit 5),
+ * keeps copies of the current file and its WALs in pre-restore/ before
+ * anything at the destination changes, places the copy by atomic rename and
+ * checks it (see replaceDatabase). Never deletes anything. Holds the target
+ * lock throughout. Throws UsageError for a bad --to or a symbolic link,
+ * InterruptedError (130) on abort, StorageError (6) naming where files are.
  */
 export async function restore(config: Config, target: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? silentLogger;
   const repo = new BackupRepository(config.backupDir);
-  const dest = opts.to ? path.resolve(opts.cwd ?? process.cwd(), opts.to) : config.targets[target]!.path;
+  const dest = opts.to !== undefined ? restoreDestination(opts.to, opts.cwd ?? process.cwd(), config.backupDir) : config.targets[target]!.path;
+  // another target's file is replaced only under that target's own lock
+  const owner = Object.entries(config.targets).find(([name, t]) => name !== target && path.resolve(t.path) === dest)?.[0];
+  if (owner) throw new UsageError(`--to ${opts.to} is the database of target ${owner}`, `restore that target with dbguard restore ${owner}, or name another file`, 'bad-option');
+  if (opts.to === undefined) refuseSymlink(dest, `targets.${target}.path`);
   const candidates = chooseBackups(repo.list(target), target, opts.from, opts.at, clock.now());
   repo.ensureDir();
+  const interrupted = () => new InterruptedError(`restore of ${target} interrupted; nothing was changed at ${dest}`);
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'restore'), opts.waitMs ?? 0, opts.signal);
   try {
     const chosen = candidates[0]!;
+    await pausepoint('restore-verify', opts.signal);
     const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress });
+    // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
+    if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
     if (!v.ok) {
       const reason = v.findings.map((f) => f.message).join('; ');
       log.warn({ target, id: chosen.id, reason }, 'backup failed verification');
@@ -166,11 +188,14 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     if (opts.dryRun) return { ...base, ok: true, safetyCopy: null };
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
-    const { aside } = await replaceDatabase(chosen.file, dest, path.join(repo.dir, 'pre-restore'), target, clock.now());
+    if (opts.signal?.aborted) throw interrupted();
+    const { aside } = await replaceDatabase(chosen.file, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), opts.signal);
     const after = await checkDatabase(target, dest, { quick: true });
     log.info({ target, from: chosen.id, path: dest, safetyCopy: aside, ok: after.ok }, 'restore finished');
     return { ...base, ok: after.ok, safetyCopy: aside, tables: after.tables.map(({ schema, name, rows }) => ({ schema, name, rows })), findings: after.findings };
   } catch (err) {
+    // a storage failure keeps its own message: it says where every file is
+    if (opts.signal?.aborted && !(err instanceof InterruptedError) && !(err instanceof StorageError)) throw interrupted().because(err);
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, dest, 'restoring') ?? err;
   } finally {

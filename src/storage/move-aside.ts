@@ -1,16 +1,41 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { format } from 'date-fns/format';
-import { StorageError, storageErrorFrom } from '../core/errors';
+import { StorageError, storageErrorFrom, UsageError } from '../core/errors';
 import { fsyncDir } from './atomic';
+import { failpoint } from './failpoint';
 
-/** `<file>` and every `<file>.wal*` beside it that exist. */
+/**
+ * `<file>` and every `<file>.wal*` beside it that exist, sorted (the main
+ * file first). A missing folder means no files; any other failure to read
+ * the folder throws StorageError naming it, never "nothing there".
+ */
 export function databaseFiles(file: string): string[] {
   const dir = path.dirname(file);
   const base = path.basename(file);
-  let names: string[] = [];
-  try { names = fs.readdirSync(dir); } catch { return []; }
+  let names: string[];
+  try {
+    failpoint('readdir', dir);
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new StorageError(`cannot list the folder ${dir} to find ${base} and its WAL files: ${(err as Error).message}`, `check that ${dir} is a readable folder; nothing was changed`, 'readdir-failed').because(err);
+  }
   return names.filter((n) => n === base || n.startsWith(`${base}.wal`)).map((n) => path.join(dir, n)).sort();
+}
+
+/**
+ * Throws UsageError (exit 2) when `file` is a symbolic link: restore, repair
+ * and guard replace files by rename, which through a link would replace the
+ * link and leave the real file (and the WAL DuckDB keeps beside the link) behind.
+ */
+export function refuseSymlink(file: string, setting: string): void {
+  let st: fs.Stats;
+  try { st = fs.lstatSync(file); } catch { return; }
+  if (!st.isSymbolicLink()) return;
+  let real = '';
+  try { real = fs.realpathSync(file); } catch { real = path.resolve(path.dirname(file), fs.readlinkSync(file)); }
+  throw new UsageError(`${file} is a symbolic link to ${real}; dbguard does not replace a database through a link`, `set ${setting} to the real file ${real} (nothing was changed)`, 'symlink');
 }
 
 /** A new folder `<parent>/<target>_<YYYYMMDD_HHMMSS>[_N]/`, mode 0700. */
@@ -28,48 +53,92 @@ export function newAsideFolder(parent: string, target: string, now: Date): strin
   }
 }
 
+const COPY_INSTEAD = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);
+
 /**
- * Moves files into `destDir` without ever losing one: rename where possible;
- * across file systems copy, fsync, compare sizes, then remove the original.
- * Returns the new paths. Throws StorageError when a move fails; a file
- * already moved stays moved (and is named in the error).
+ * Makes `dest` (which must not exist) a durable second name or copy of `src`:
+ * a hard link where the file system allows, else a copy that is fsynced and
+ * compared by size. `src` is never changed. On failure a partial `dest` is removed.
  */
-export function moveAside(files: string[], destDir: string): string[] {
-  const moved: string[] = [];
-  for (const f of files) {
-    const dest = path.join(destDir, path.basename(f));
+export function linkOrCopy(src: string, dest: string): void {
+  try {
+    failpoint('link', src);
+    fs.linkSync(src, dest);
+  } catch (err) {
+    if (!COPY_INSTEAD.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     try {
-      try {
-        fs.renameSync(f, dest);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-        fs.copyFileSync(f, dest, fs.constants.COPYFILE_EXCL);
-        const fd = fs.openSync(dest, 'r+');
-        try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-        if (fs.statSync(dest).size !== fs.statSync(f).size) throw new Error(`copy of ${f} is incomplete`);
-        fs.rmSync(f);
-      }
-      moved.push(dest);
-    } catch (err) {
-      throw storageErrorFrom(err, f, `moving to ${destDir}`) ?? new StorageError(`could not move ${f} to ${destDir}${moved.length ? ` (already moved: ${moved.join(', ')})` : ''}: ${(err as Error).message}`, `free space in ${destDir} or fix its permissions; nothing was deleted`, 'move-failed');
+      fs.copyFileSync(src, dest, fs.constants.COPYFILE_EXCL);
+      failpoint('copy-aside', src);
+      const fd = fs.openSync(dest, 'r+');
+      try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+      if (fs.statSync(dest).size !== fs.statSync(src).size) throw new Error(`the copy of ${src} is incomplete`);
+    } catch (copyErr) {
+      fs.rmSync(dest, { force: true });
+      throw copyErr;
     }
   }
-  fsyncDir(destDir);
-  if (files[0]) fsyncDir(path.dirname(files[0]));
-  return moved;
 }
 
-/** Copies `src` to a temporary file beside `dest`, fsyncs it, and renames it over `dest` (mode kept 0600 unless given). */
-export async function placeAtomically(src: string, dest: string, mode = 0o600): Promise<void> {
-  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.dbguard-tmp`);
+/**
+ * Step one of every move aside: copies (or hard-links) each of `files` into a
+ * new folder `<parent>/<target>_<stamp>/` and fsyncs it, changing nothing at
+ * the files' own place. All or nothing: when one copy fails the copies made
+ * and the new folder are removed and StorageError says that nothing was
+ * changed. Returns the folder, or null when `files` is empty.
+ */
+export function keepAside(files: string[], parent: string, target: string, now: Date): string | null {
+  if (!files.length) return null;
+  const unchanged = `${files.join(', ')} ${files.length > 1 ? 'are' : 'is'} unchanged where ${files.length > 1 ? 'they were' : 'it was'}`;
+  let dir: string;
   try {
-    await fs.promises.copyFile(src, tmp, fs.constants.COPYFILE_FICLONE);
-    const fd = fs.openSync(tmp, 'r+');
-    try { fs.fsyncSync(fd); fs.fchmodSync(fd, mode); } finally { fs.closeSync(fd); }
-    fs.renameSync(tmp, dest);
-    fsyncDir(path.dirname(dest));
+    dir = newAsideFolder(parent, target, now);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw storageErrorFrom(err, dest, 'writing') ?? err;
+    const mapped = storageErrorFrom(err, parent, 'creating a safety-copy folder in');
+    throw new StorageError(`${mapped?.message ?? `could not create a safety-copy folder in ${parent}: ${(err as Error).message}`}; nothing was changed: ${unchanged}`, mapped?.hint ?? `fix ${parent} (free space, permissions), then run again`, mapped?.code ?? 'keep-aside-failed').because(err);
   }
+  const made: string[] = [];
+  let current = dir;
+  try {
+    for (const f of files) {
+      current = path.join(dir, path.basename(f));
+      linkOrCopy(f, current);
+      made.push(current);
+    }
+    current = dir;
+    fsyncDir(dir);
+  } catch (err) {
+    const left: string[] = [];
+    for (const m of made) { try { fs.rmSync(m); } catch { left.push(m); } }
+    try { if (!left.length) fs.rmdirSync(dir); } catch { left.push(dir); }
+    const mapped = storageErrorFrom(err, current, 'keeping a safety copy at');
+    throw new StorageError(
+      `${mapped?.message ?? `could not keep a safety copy at ${current}: ${(err as Error).message}`}; nothing was changed: ${unchanged}${left.length ? `; partial copies remain in ${left.join(', ')}` : ''}`,
+      mapped?.hint ?? `fix ${dir} (free space, permissions), then run again`,
+      mapped?.code ?? 'keep-aside-failed',
+    ).because(err);
+  }
+  return dir;
+}
+
+/**
+ * Step two when nothing replaces the files: removes `files` (copies must
+ * already be in `aside`) and fsyncs their folder. The WALs go first: a kill
+ * between two removals leaves the main file in place, never an orphan WAL
+ * beside a missing database. Throws StorageError naming what is
+ * where when a removal fails.
+ */
+export function removeOriginals(files: string[], aside: string): void {
+  const order = [...files].sort((a, b) => b.length - a.length);
+  const removed: string[] = [];
+  for (const f of order) {
+    try {
+      failpoint('remove-original', f);
+      fs.rmSync(f);
+      removed.push(f);
+    } catch (err) {
+      const left = order.filter((x) => !removed.includes(x));
+      throw new StorageError(`could not remove ${f} after keeping it in ${aside}: ${(err as Error).message}; still in place: ${left.join(', ')}; copies of all of them are in ${aside}`, `fix the permissions of ${path.dirname(f)}, then run again`, 'remove-failed').because(err);
+    }
+  }
+  if (files[0]) fsyncDir(path.dirname(files[0]));
 }

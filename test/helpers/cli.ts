@@ -42,3 +42,35 @@ export function runCliAsync(args: string[], opts: { cwd: string; env?: Record<st
 export function hasStackTrace(text: string): boolean {
   return /\n\s+at .+\(.+:\d+:\d+\)|\n\s+at .+:\d+:\d+/.test(text);
 }
+
+export interface StartedCli {
+  child: import('node:child_process').ChildProcess;
+  /** Resolves once stderr contains `text` (rejects if the process ends first). */
+  stderrIncludes(text: string): Promise<void>;
+  /** Resolves when the process has ended. */
+  done: Promise<CliResult & { signal: NodeJS.Signals | null }>;
+}
+
+/** Starts the built CLI and lets the test wait for what it prints before sending it a signal. */
+export function startCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): StartedCli {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env) });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { text: string; resolve(): void; reject(e: Error): void }[] = [];
+  const settle = () => {
+    for (const w of [...waiters]) if (stderr.includes(w.text)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+  };
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => { stderr += d; settle(); });
+  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      for (const w of waiters.splice(0)) w.reject(new Error(`the CLI ended before printing "${w.text}"; stderr:\n${stderr}`));
+      resolve({ code, signal, stdout, stderr, json: parse(stdout) });
+    });
+  });
+  return {
+    child,
+    done,
+    stderrIncludes: (text) => new Promise<void>((resolve, reject) => { waiters.push({ text, resolve, reject }); settle(); }),
+  };
+}

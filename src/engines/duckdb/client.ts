@@ -38,6 +38,8 @@ export function runWorker<T>(req: WorkerRequest, opts: RunOptions = {}): Promise
     child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 4000) stderr += d.toString(); });
     const onAbort = () => child.kill('SIGKILL');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // an already-aborted signal never fires 'abort': the run must not start unstoppable
+    if (opts.signal?.aborted) onAbort();
     child.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'progress') opts.onProgress?.(msg.phase, msg.done, msg.total);
       else if (msg.type === 'result') { settled = true; resolve(msg.result as T); }
