@@ -34,6 +34,22 @@ describe('acquireLock', () => {
     expect(fs.readdirSync(t.dir)).toEqual([]);
   });
 
+  test('the private .new file a run killed inside lock creation left is removed by the next run; a live run\'s is kept', () => {
+    const dead = deadPid();
+    const orphan = `${lockFile}.${dead}.new`;
+    const live = `${lockFile}.${process.ppid}.new`;
+    fs.writeFileSync(orphan, '{"pid":1}');
+    fs.writeFileSync(live, '{"pid":1}');
+    try {
+      const lock = acquireLock(t.dir, 'production', 'backup');
+      lock.release();
+      expect(fs.existsSync(orphan)).toBe(false);
+      expect(fs.existsSync(live)).toBe(true);
+    } finally {
+      fs.rmSync(live, { force: true });
+    }
+  });
+
   test('a live holder makes the next run busy (exit 5) naming it; other targets are independent', () => {
     const lock = acquireLock(t.dir, 'production', 'backup');
     try {

@@ -77,6 +77,33 @@ function createExclusive(file: string, text: string): boolean {
 }
 
 /**
+ * Removes the `<file>.<pid>.new` files that runs killed inside
+ * `createExclusive` left behind (the window is a few microseconds, but a
+ * kill -9 can land in it). Only files of dead processes go, so a run that is
+ * creating its lock right now is never disturbed. Best effort by design: a
+ * leftover costs a few bytes, never a lock, so a failure here is ignored.
+ */
+function sweepDeadTemps(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)\.new$/.exec(name.slice(prefix.length)) : null;
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // left for the next run: it holds no lock and no data
+    }
+  }
+}
+
+/**
  * Removes the stale lock `file` whose content was `staleText`, unless it
  * changed meanwhile. A short-lived `<file>.takeover` mutex makes sure only
  * one run removes it, so a lock that another run created after the stale one
@@ -122,6 +149,7 @@ export function acquireLock(dir: string, target: string, command: string): HeldL
       throw storageErrorFrom(err, file, 'creating the lock file') ?? err;
     }
     if (created) {
+      sweepDeadTemps(file);
       let released = false;
       return {
         file,
