@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { BusyError, DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -13,6 +13,7 @@ import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../
 import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { readFileHeader } from '../engines/duckdb/header';
+import { liveSnapshot, windowsBusy, type LiveSnapshot } from '../engines/duckdb/live-snapshot';
 import { fileFindings } from './check';
 import { applyRetention } from './prune';
 import { compareWithSource } from './compare';
@@ -26,6 +27,8 @@ export interface BackupOptions {
   allowDamaged?: boolean;
   /** How long to wait for a busy database or target lock (ms); 0 fails at once with exit 5. */
   waitMs?: number;
+  /** False: a database held by another process exits 5 instead of being copied live. Default: config `targets.<name>.live`. */
+  live?: boolean;
   clock?: Clock;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
@@ -49,6 +52,13 @@ export interface BackupResult {
   /** Temporary files of an earlier, killed run that were cleaned up. */
   cleaned: string[];
   walIncluded: boolean;
+  /** How the copy was made consistent: under DuckDB's shared lock, or live (fenced copy of a held file). */
+  consistency: 'locked' | 'live';
+  /** Copies taken until one held (always 1 for locked). */
+  attempts: number;
+  headerIteration?: number;
+  /** How long the source's shared lock was held (locked backups). */
+  lockHeldMs?: number;
   lockTakenOverFrom?: LockInfo;
   /** Set when the backup was published but removing old ones failed. */
   rotationError?: string;
@@ -151,6 +161,8 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // the snapshot itself, under the same lock as the copy.
     await timed('preflight', () => {
       const pre = fileFindings(target, source);
+      const unreadable = pre.findings.find((f) => f.code === 'unreadable');
+      if (unreadable) { const busy = windowsBusy(source, unreadable.message); if (busy) throw busy; }
       const damage = pre.findings.filter((f) => f.severity === 'error').map((f) => f.message);
       if (damage.length && (pre.stop || !opts.allowDamaged)) throw refuse(target, damage);
       const walBytes = fs.existsSync(`${source}.wal`) ? fs.statSync(`${source}.wal`).size : 0;
@@ -169,13 +181,21 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       fs.rmSync(tmpFile, { force: true });
       fs.rmSync(`${tmpFile}.wal`, { force: true });
     };
-    const snap = await timed('snapshot', () =>
-      retryWhileBusy(
-        () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); }),
-        waitMs,
-        opts.signal,
-      ),
-    );
+    const locked = () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); });
+    const liveAllowed = opts.live ?? config.targets[target]!.live !== 'never';
+    let live: LiveSnapshot | undefined;
+    const snap = await timed('snapshot', async () => {
+      if (!liveAllowed) return retryWhileBusy(locked, waitMs, opts.signal);
+      try {
+        return await locked();
+      } catch (e) {
+        // held read-write by the service: copy it live instead of waiting for it to stop
+        if (!(e instanceof BusyError)) throw e;
+        log.info({ target, holder: e.message }, 'the database is held by another process; taking a live copy');
+        live = await liveSnapshot(target, source, tmpFile, { waitMs, signal: opts.signal, log, onProgress: progress });
+        return live.snapshot;
+      }
+    });
     phases.copy = snap.copyMs;
     const catalogDamage = [
       ...(snap.unreadable ?? []).map((u) => `table ${u.schema}.${u.table} cannot be read: ${u.error.message}`),
@@ -190,10 +210,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // back; as soon as the file is final, fsync and sha256 run beside that read.
     let fileFinal!: () => void;
     const final = new Promise<void>((resolve) => (fileFinal = resolve));
-    if (!snap.walCopied) fileFinal();
+    if (!snap.walCopied || live) fileFinal();
     const [validated, sha256] = await timed('validate', () =>
       Promise.all([
-        work<InspectResult & ScanResult>({ action: snap.walCopied ? 'finalize' : 'validate', file: tmpFile }, () => {}, (phase, d, total) => {
+        live ? live.validated : work<InspectResult & ScanResult>({ action: snap.walCopied ? 'finalize' : 'validate', file: tmpFile }, () => {}, (phase, d, total) => {
           if (phase === 'checkpointed') fileFinal();
           else progress(phase, d, total);
         }).catch((e) => { throw workerError(e, target, tmpFile); }),
@@ -238,6 +258,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         validation: { status, checkedAt: new Date().toISOString(), durationMs: phases.validate ?? 0, ...(problems.length ? { problems } : {}) },
         phases: { ...phases },
         walIncluded: snap.walCopied,
+        consistency: live ? 'live' : 'locked',
+        headerIteration: live?.iteration,
+        attempts: live?.attempts ?? 1,
+        ...(live ? {} : { lockHeldMs: snap.lockHeldMs }),
         host: os.hostname(),
         dbguardVersion: dbguardVersion(),
       };
@@ -269,6 +293,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       rows: tables.reduce((n, t) => n + t.rows, 0),
       durationMs: Date.now() - started,
       phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError,
+      consistency: live ? 'live' : 'locked', attempts: live?.attempts ?? 1, headerIteration: live?.iteration, lockHeldMs: live ? undefined : snap.lockHeldMs,
     };
   } catch (err) {
     if (tmp) {
