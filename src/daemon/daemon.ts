@@ -153,7 +153,7 @@ export class Daemon {
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     const required = requiredObjects(this.config, target);
-    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences, signal });
+    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences, signal, live: { copyDir: this.config.backupDir } });
     // A stop cancelled the check midway: what it saw says nothing about the database.
     if (signal.aborted) throw new InterruptedError(`check of ${target} cancelled`);
     if (c.busy) throw inUseError(c.path, c.busy, 'the check is retried with backoff');

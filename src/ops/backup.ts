@@ -14,7 +14,7 @@ import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { readFileHeader } from '../engines/duckdb/header';
 import { liveSnapshot, windowsBusy, type LiveSnapshot } from '../engines/duckdb/live-snapshot';
-import { fileFindings } from './check';
+import { stableFileFindings } from './live-check';
 import { applyRetention } from './prune';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
@@ -160,7 +160,8 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // Preflight without DuckDB: the file and its header. The catalog is read by
     // the snapshot itself, under the same lock as the copy.
     await timed('preflight', () => {
-      const pre = fileFindings(target, source);
+      // read twice on a finding: a checkpoint of the service may be writing a header right now
+      const pre = stableFileFindings(target, source);
       const unreadable = pre.findings.find((f) => f.code === 'unreadable');
       if (unreadable) { const busy = windowsBusy(source, unreadable.message); if (busy) throw busy; }
       const damage = pre.findings.filter((f) => f.severity === 'error').map((f) => f.message);

@@ -6,6 +6,7 @@ import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
 import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb/header';
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
 import { scrubBlocks } from '../engines/duckdb/scrub';
+import { liveCheck, type LiveCheckInfo, type LiveCheckOptions } from './live-check';
 import type { ProgressFn } from './progress';
 
 export interface CheckOptions {
@@ -18,6 +19,8 @@ export interface CheckOptions {
   onProgress?: ProgressFn;
   /** Aborting kills the DuckDB worker; the result is then meaningless and the caller must discard it. */
   signal?: AbortSignal;
+  /** Check a database held by another process live (see liveCheck) instead of returning `busy`. */
+  live?: LiveCheckOptions;
 }
 
 export interface TableStatus extends TableCount {
@@ -32,6 +35,8 @@ export interface TargetCheck {
   tables: TableStatus[];
   /** Set when another process holds the file read-write; nothing could be checked. */
   busy?: { pid?: number; exe?: string; message: string };
+  /** Set when the database was held by another process and checked live: what that covered. */
+  live?: LiveCheckInfo;
   storageVersion?: number;
   library?: string;
   bytes?: number;
@@ -120,7 +125,9 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     await scrubbing?.catch(() => undefined);
     const f = e instanceof WorkerFailed ? e.failure : { kind: 'other' as const, message: String(e) };
     if (f.kind === 'lock') {
-      result.busy = { pid: f.pid, exe: f.exe, message: f.message };
+      // what the scrub read of a file another process writes says nothing; a live check judges it
+      if (opts.live) await liveCheck(result, { pid: f.pid, exe: f.exe }, opts.live, opts, (copy) => checkDatabase(target, copy, { ...opts, live: undefined }));
+      else result.busy = { pid: f.pid, exe: f.exe, message: f.message };
       return done();
     }
     result.findings.push(failureFinding(file, target, f, walPresent));
