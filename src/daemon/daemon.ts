@@ -141,13 +141,13 @@ export class Daemon {
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     try {
       const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      return { backupId: r.id, consistency: r.consistency, attempts: r.attempts };
     } catch (err) {
       if (!(err instanceof IntegrityError) || signal.aborted) throw err;
       this.alerter.notify(target, 'damage', 'backup', err.message);
       if (!this.config.autoRepair || !(await this.autoRepair(target, signal))) throw err;
       const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      return { backupId: r.id, consistency: r.consistency, attempts: r.attempts };
     }
   }
 
@@ -217,6 +217,7 @@ export class Daemon {
     if (!newest) return;
     this.metrics.lastBackupSuccess.set({ target }, Math.floor(newest.createdAt.getTime() / 1000));
     this.metrics.backupSize.set({ target }, newest.bytes);
+    this.metrics.lastBackupLive.set({ target }, newest.manifest?.consistency === 'live' ? 1 : 0);
   }
 
   /** The /health document. Unhealthy: a damaged database, or no fresh valid backup (older than 2 schedule periods). */
@@ -237,7 +238,7 @@ export class Daemon {
       else if (lastFailed || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
       targets[target] = {
         healthy: check?.ok !== false && fresh,
-        last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh } : null,
+        last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh, consistency: newest.manifest?.consistency ?? 'locked' } : null,
         last_check: check,
         last_failure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
         running: s.running.map((r) => ({ kind: r.kind, state: r.state, attempt: r.attempt })),

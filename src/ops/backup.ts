@@ -56,6 +56,8 @@ export interface BackupResult {
   consistency: 'locked' | 'live';
   /** Copies taken until one held (always 1 for locked). */
   attempts: number;
+  /** Why earlier live copies were discarded, oldest first. */
+  retries: string[];
   headerIteration?: number;
   /** How long the source's shared lock was held (locked backups). */
   lockHeldMs?: number;
@@ -294,7 +296,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       rows: tables.reduce((n, t) => n + t.rows, 0),
       durationMs: Date.now() - started,
       phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError,
-      consistency: live ? 'live' : 'locked', attempts: live?.attempts ?? 1, headerIteration: live?.iteration, lockHeldMs: live ? undefined : snap.lockHeldMs,
+      consistency: live ? 'live' : 'locked', attempts: live?.attempts ?? 1, retries: live?.retries ?? [], headerIteration: live?.iteration, lockHeldMs: live ? undefined : snap.lockHeldMs,
     };
   } catch (err) {
     if (tmp) {

@@ -12,6 +12,9 @@ export interface ListedBackup {
   tables: number | null;
   rows: number | null;
   verifiedAt: string | null;
+  /** How the copy was made consistent ("locked" or "live"); null without a manifest. Manifests from before live backups count as locked. */
+  consistency: 'locked' | 'live' | null;
+  attempts: number | null;
 }
 
 /** The backups of each selected target, newest first. Read-only: never opens a database. */
@@ -29,6 +32,8 @@ export function listBackups(config: Config, selector: string | undefined, env: N
       tables: e.manifest ? e.manifest.tables.length : null,
       rows: e.manifest ? e.manifest.tables.reduce((n, t) => n + t.rows, 0) : null,
       verifiedAt: e.manifest?.verifiedAt ?? null,
+      consistency: e.manifest ? e.manifest.consistency ?? 'locked' : null,
+      attempts: e.manifest ? e.manifest.attempts ?? 1 : null,
     })),
   );
   return { targets, backups };

@@ -22,9 +22,9 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     const paint = (s: string) => (s === 'valid' ? c.green(s) : c.red(s));
     const rows = mine.map((b) => {
       const at = new Date(b.createdAt);
-      return [b.id, `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status)];
+      return [b.id, `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status), b.consistency ?? '-'];
     });
-    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS'], rows, [2, 3, 4]).replace(/^/gm, '  '));
+    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS', 'COPY'], rows, [2, 3, 4]).replace(/^/gm, '  '));
     const valid = mine.filter((b) => b.status === 'valid').length;
     ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
   }

@@ -66,14 +66,15 @@ export async function copyLive(source: string, dest: string, hooks: LiveCopyHook
   let walBytes = 0;
   let walMissing = false;
   let bytes = 0;
+  let walCopied = false;
   const copyWal = async () => {
-    if (!before.wal) return;
     try {
       walBytes = await copyFile(`${source}.wal`, destWal);
+      walCopied = true;
     } catch (err) {
-      // a checkpoint that finished between the stat and the copy removed it; the fence reports that
+      // no WAL, or a checkpoint that finished since the stat removed it (the fence reports that)
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      walMissing = true;
+      walMissing = before.wal !== undefined;
     }
   };
   const copyMain = async () => {
@@ -94,7 +95,7 @@ export async function copyLive(source: string, dest: string, hooks: LiveCopyHook
     storageVersion: before.storageVersion,
     bytes,
     walBytes,
-    walCopied: before.wal !== undefined && !walMissing,
+    walCopied,
     copyMs: Date.now() - started,
   };
 }
