@@ -10,7 +10,8 @@
  * - deletes of whole old batches, and a CHECKPOINT every `checkpointEvery` commits.
  *
  * Usage: node live-writer.js FILE [--checkpoint-every N] [--big-every N] [--idle]
- * stdin lines: "checkpoint", "big", "pause", "resume", "stop" (each answered by "ok <cmd>" on stdout);
+ * stdin lines: "checkpoint", "big", "pause", "resume", "stop" (each answered by "ok <cmd>" on stdout),
+ * "mark" (answered by "ok mark [latencies in ms since the last mark]");
  * stdout: "ready" once set up, and on stop a JSON line { commits, latencies }.
  */
 const path = require('node:path');
@@ -115,7 +116,9 @@ async function main() {
       else if (cmd === 'pause') idle = true;
       else if (cmd === 'resume') idle = false;
       else if (cmd === 'stop') stopping = true;
-      process.stdout.write(`ok ${cmd}\n`);
+      // mark: the commit latencies (ms) since the last mark, for the bench
+      if (cmd === 'mark') process.stdout.write(`ok mark ${JSON.stringify(latencies.splice(0))}\n`);
+      else process.stdout.write(`ok ${cmd}\n`);
     }
     if (stopping) break;
     if (idle) { await new Promise((r) => setTimeout(r, 5)); continue; }
