@@ -311,6 +311,7 @@ async function main() {
 
   const workerPeak = Math.max(...backupRss.map((r) => r.workerPeak));
   out('not goals, for context:');
+  out(`  live backup: the writer commits 200 transactions/s (transfers, appends, deletes, a 150,000-row append every 500, a CHECKPOINT every 150); the file grew from ${mib(lv.sizeBefore)} to ${mib(lv.sizeAfter)} during the live runs`);
   out(`  attempts per live backup: ${lv.attempts.join(', ')} (mean ${(lv.attempts.reduce((a, b) => a + b, 0) / Math.max(1, lv.attempts.length)).toFixed(2)}); a retry means a checkpoint of the writer moved the fence during the copy`);
   out(`  backup peak RSS of one DuckDB worker (child process of dbguard): ${mib(workerPeak)}; ${backupRss.map((r) => r.workerCount).join('/')} workers seen per run; main + workers at once: ${mib(Math.max(...backupRss.map((r) => r.totalPeak)))}`);
   out(`  check peak RSS: dbguard main process ${mib(Math.max(...checkRss.map((r) => r.mainPeak)))}, one DuckDB worker ${mib(Math.max(...checkRss.map((r) => r.workerPeak)))}; the plain DuckDB full scan process: ${mib(Math.max(...scanRss.map((r) => r.mainPeak)))}`);

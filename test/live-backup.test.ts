@@ -59,7 +59,7 @@ describe('live backup while a writer commits', () => {
   let writer: Writer;
   beforeAll(async () => {
     s = setup();
-    writer = await startWriter(s.db, ['--checkpoint-every', '60', '--big-every', '150']);
+    writer = await startWriter(s.db, ['--checkpoint-every', '60', '--big-every', '150', '--rate', '300']);
   });
   afterAll(async () => {
     await writer?.stop().catch(() => undefined);

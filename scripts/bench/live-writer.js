@@ -9,7 +9,7 @@
  *   big batches (150,000 rows) are written to the main file before their commit;
  * - deletes of whole old batches, and a CHECKPOINT every `checkpointEvery` commits.
  *
- * Usage: node live-writer.js FILE [--checkpoint-every N] [--big-every N] [--idle]
+ * Usage: node live-writer.js FILE [--checkpoint-every N] [--big-every N] [--rate COMMITS_PER_S] [--idle]
  * stdin lines: "checkpoint", "big", "pause", "resume", "stop" (each answered by "ok <cmd>" on stdout),
  * "mark" (answered by "ok mark [latencies in ms since the last mark]");
  * stdout: "ready" once set up, and on stop a JSON line { commits, latencies }.
@@ -26,6 +26,7 @@ const file = args[0];
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
 const checkpointEvery = opt('--checkpoint-every', 150);
 const bigEvery = opt('--big-every', 40);
+const rate = opt('--rate', 0); // 0: as fast as it can
 let idle = args.includes('--idle');
 
 async function setup(c) {
@@ -108,7 +109,12 @@ async function main() {
   stdinDone.then(() => { stopping = true; });
 
   process.stdout.write('ready\n');
+  const t0 = Date.now();
   for (let i = 0; !stopping; i++) {
+    if (rate > 0) {
+      const due = t0 + (i * 1000) / rate;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    }
     while (queue.length) {
       const cmd = queue.shift();
       if (cmd === 'checkpoint') await c.run('CHECKPOINT');

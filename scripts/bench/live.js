@@ -67,7 +67,9 @@ async function liveBackups({ node, cli, dir, dbPath, runs, liveRuns, idleMs, log
     if (r.code !== 0 || r.backup.consistency !== 'locked') throw new Error(`locked backup failed (${r.code}): ${r.stderr}`);
     locked.push(r.ms);
   }
-  const writer = await startWriter(node, dbPath, ['--checkpoint-every', '150', '--big-every', '100']);
+  // a service, not a hot loop: 200 commits/s, a 150,000-row append every 500 commits, a checkpoint every 150
+  const writer = await startWriter(node, dbPath, ['--checkpoint-every', '150', '--big-every', '500', '--rate', '200']);
+  const sizeBefore = fs.statSync(dbPath).size;
   try {
     await sleep(1000);
     await writer.mark(); // warm-up commits are not counted
@@ -89,7 +91,7 @@ async function liveBackups({ node, cli, dir, dbPath, runs, liveRuns, idleMs, log
       }
     }
     const latencyLive = await writer.mark();
-    return { locked, live, attempts, failures, latencyIdle, latencyLive };
+    return { locked, live, attempts, failures, latencyIdle, latencyLive, sizeBefore, sizeAfter: fs.statSync(dbPath).size };
   } finally {
     await writer.stop().catch(() => undefined);
   }

@@ -195,7 +195,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         // held read-write by the service: copy it live instead of waiting for it to stop
         if (!(e instanceof BusyError)) throw e;
         log.info({ target, holder: e.message }, 'the database is held by another process; taking a live copy');
-        live = await liveSnapshot(target, source, tmpFile, { waitMs, signal: opts.signal, log, onProgress: progress });
+        live = await liveSnapshot(target, source, tmpFile, { waitMs, signal: opts.signal, log, onProgress: progress, hashFile: (f) => sha256File(f, opts.signal) });
         return live.snapshot;
       }
     });
@@ -224,7 +224,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
           if (fs.existsSync(`${tmpFile}.wal`)) throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
           const t0 = Date.now();
           const [hash] = await Promise.all([
-            sha256File(tmpFile, opts.signal).finally(() => (phases.hash = Date.now() - t0)),
+            (live ? Promise.resolve(live.sha256) : sha256File(tmpFile, opts.signal)).finally(() => (phases.hash = Date.now() - t0)),
             fsyncFile(tmpFile, 0o600).finally(() => (phases.fsync = Date.now() - t0)),
           ]);
           return hash;

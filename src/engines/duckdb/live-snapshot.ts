@@ -7,7 +7,6 @@ import { runWorker, WorkerFailed } from './client';
 import { readFileHeader, STORAGE_VERSIONS } from './header';
 import { copyLive } from './live-copy';
 import type { LiveFinalizeResult, SnapshotResult } from './protocol';
-import { scrubBlocks } from './scrub';
 
 /** Default bound of a live copy's retries when no `--wait` is given. */
 export const LIVE_ATTEMPTS = 10;
@@ -21,6 +20,8 @@ export interface LiveSnapshotOptions {
   onProgress?: (phase: string, done: number, total: number) => void;
   /** Base of the backoff between attempts (tests shorten it). */
   baseDelayMs?: number;
+  /** Hashes the final file; run beside the worker's full read, its result kept only when the copy passes. */
+  hashFile?: (file: string) => Promise<string>;
 }
 
 export interface LiveSnapshot {
@@ -32,12 +33,18 @@ export interface LiveSnapshot {
   attempts: number;
   /** Why earlier attempts were discarded, oldest first. */
   retries: string[];
+  /** sha256 of the final file at `dest` ('' without `hashFile`). */
+  sha256: string;
 }
 
 const describeTable = (schema: string, name: string) => (schema === 'main' ? name : `${schema}.${name}`);
 
 /** What was wrong with a finalized copy, as one comparable line; undefined when it is sound. */
 function copyFinding(v: LiveFinalizeResult): string | undefined {
+  if (v.badBlocks.length) {
+    const ids = v.badBlocks;
+    return ids[0] === -1 ? 'the copy has no valid database header after its checkpoint' : `block ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ` (${ids.length} in all)` : ''} of the copy fails its checksum`;
+  }
   const bad = v.tables.find((t) => t.error) ?? v.unreadable.map((u) => ({ schema: u.schema, name: u.table, error: u.error }))[0];
   return bad ? `table ${describeTable(bad.schema, bad.name)} cannot be read: ${bad.error!.message}` : undefined;
 }
@@ -114,36 +121,37 @@ export async function liveSnapshot(target: string, source: string, dest: string,
       if (copy.broken) {
         reason = copy.broken;
       } else {
-        const header = readFileHeader(dest).active!;
-        const scrub = await scrubBlocks(dest, header);
-        if (scrub.badBlocks.length || scrub.missingBlocks.length) {
-          const ids = [...scrub.badBlocks, ...scrub.missingBlocks];
-          finding = `block ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ` (${ids.length} in all)` : ''} fails its checksum`;
-        } else {
-          try {
-            const validated = await runWorker<LiveFinalizeResult>({ action: 'finalize-live', file: dest }, {
-              signal: opts.signal,
-              onProgress: (phase, d, t) => { if (phase !== 'checkpointed') opts.onProgress?.(phase, d, t); },
-            });
-            finding = copyFinding(validated);
-            if (!finding && fs.existsSync(`${dest}.wal`)) finding = 'the copy still has a WAL after its checkpoint';
-            if (!finding) {
-              return {
-                snapshot: {
-                  library: validated.library, catalog: validated.catalog, nullPrimaryKeys: validated.nullPrimaryKeys, unreadable: validated.unreadable,
-                  ddl: validated.ddl, walCopied: copy.walCopied, bytes: copy.bytes + copy.walBytes, copyMs: copy.copyMs,
-                },
-                validated,
-                iteration: Number(copy.iteration),
-                attempts: attempt,
-                retries,
-              };
-            }
-          } catch (err) {
-            if (opts.signal?.aborted) throw interrupted();
-            if (!(err instanceof WorkerFailed)) throw err;
-            finding = `DuckDB cannot open the copy: ${err.failure.message}`;
+        try {
+          // the sha256 of the final file is taken beside the worker's full read; kept only if the copy passes
+          let hashing: Promise<string> | undefined;
+          const validated = await runWorker<LiveFinalizeResult>({ action: 'finalize-live', file: dest }, {
+            signal: opts.signal,
+            onProgress: (phase, d, t) => {
+              if (phase !== 'checkpointed') return opts.onProgress?.(phase, d, t);
+              hashing = opts.hashFile?.(dest);
+              hashing?.catch(() => undefined);
+            },
+          });
+          finding = copyFinding(validated);
+          if (!finding && fs.existsSync(`${dest}.wal`)) finding = 'the copy still has a WAL after its checkpoint';
+          if (!finding) {
+            const sha256 = (await (hashing ?? opts.hashFile?.(dest))) ?? '';
+            return {
+              sha256,
+              snapshot: {
+                library: validated.library, catalog: validated.catalog, nullPrimaryKeys: validated.nullPrimaryKeys, unreadable: validated.unreadable,
+                ddl: validated.ddl, walCopied: copy.walCopied, bytes: copy.bytes + copy.walBytes, copyMs: copy.copyMs,
+              },
+              validated,
+              iteration: Number(copy.iteration),
+              attempts: attempt,
+              retries,
+            };
           }
+        } catch (err) {
+          if (opts.signal?.aborted) throw interrupted();
+          if (!(err instanceof WorkerFailed)) throw err;
+          finding = `DuckDB cannot open the copy: ${err.failure.message}`;
         }
         // A torn copy is not proof of damage; the same finding in two fenced copies in a row is.
         if (finding === lastFinding) {

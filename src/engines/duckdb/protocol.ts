@@ -67,6 +67,8 @@ export interface SnapshotResult extends InspectResult {
 export type LiveFinalizeResult = InspectResult & ScanResult & {
   unreadable: { schema: string; table: string; error: WorkerFailure }[];
   ddl: string[];
+  /** Block scrub of the finalized copy, run beside the full read: in-use blocks failing their checksum, or missing. */
+  badBlocks: number[];
 };
 
 export type WorkerMessage =

@@ -11,6 +11,8 @@ import type { InspectResult, LiveFinalizeResult, ScanResult, SnapshotResult, Wor
 import { scanAll } from './scan';
 import { salvage } from './salvage';
 import { ddlStatements, readDdl } from './ddl';
+import { readFileHeader } from './header';
+import { scrubBlocks } from './scrub';
 
 const currentDatabase = async (db: OpenDb) => String((await queryRows(db.conn, 'SELECT current_database() AS d'))[0]!.d);
 
@@ -89,7 +91,8 @@ async function snapshot(file: string, dest: string, destWal: string): Promise<Sn
 /**
  * Finalizes a live copy, a private file no other process knows: folds its WAL
  * in with a checkpoint (when it has one), then reads the catalog, the schema
- * as SQL and every column of every table back from disk.
+ * as SQL and every column of every table back from disk, with a block scrub
+ * of the file beside that read (as `check` does).
  */
 async function finalizeLive(file: string): Promise<LiveFinalizeResult> {
   if (fs.existsSync(`${file}.wal`)) await checkpoint(file);
@@ -100,9 +103,14 @@ async function finalizeLive(file: string): Promise<LiveFinalizeResult> {
     const library = await libraryVersion(db.conn);
     const { catalog, nullPrimaryKeys, unreadable } = await readCatalog(db.conn);
     const ddl = ddlStatements(await readDdl(db.conn, await currentDatabase(db)));
+    const header = readFileHeader(file).active;
+    const scrubbing = header ? scrubBlocks(file, header) : undefined;
+    scrubbing?.catch(() => undefined);
     const scanned = await scanAll(file, db, catalog, (done, total) => progress('scan', done, total));
     db = scanned.db;
-    return { library, catalog, nullPrimaryKeys, unreadable, ddl, tables: scanned.tables, durationMs: Date.now() - started };
+    const scrub = await scrubbing;
+    const badBlocks = header ? [...scrub!.badBlocks, ...scrub!.missingBlocks] : [-1];
+    return { library, catalog, nullPrimaryKeys, unreadable, ddl, tables: scanned.tables, durationMs: Date.now() - started, badBlocks };
   } finally {
     db.close();
   }
