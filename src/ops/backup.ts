@@ -13,6 +13,7 @@ import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../
 import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { readFileHeader } from '../engines/duckdb/header';
+import { writeLockHolder } from '../engines/duckdb/holder';
 import { liveSnapshot, windowsBusy, type LiveSnapshot } from '../engines/duckdb/live-snapshot';
 import { stableFileFindings } from './live-check';
 import { applyRetention } from './prune';
@@ -187,16 +188,22 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     const locked = () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); });
     const liveAllowed = opts.live ?? config.targets[target]!.live !== 'never';
     let live: LiveSnapshot | undefined;
+    const goLive = async (holder: string) => {
+      log.info({ target, holder }, 'the database is held by another process; taking a live copy');
+      live = await liveSnapshot(target, source, tmpFile, { waitMs, signal: opts.signal, log, onProgress: progress, hashFile: (f) => sha256File(f, opts.signal) });
+      return live.snapshot;
+    };
     const snap = await timed('snapshot', async () => {
       if (!liveAllowed) return retryWhileBusy(locked, waitMs, opts.signal);
+      // held read-write by the service: copy it live instead of waiting for it to stop
+      // (Linux lists the holder's lock, which saves a DuckDB worker that would only fail)
+      const pid = writeLockHolder(source);
+      if (pid !== undefined) return goLive(`PID ${pid}`);
       try {
         return await locked();
       } catch (e) {
-        // held read-write by the service: copy it live instead of waiting for it to stop
         if (!(e instanceof BusyError)) throw e;
-        log.info({ target, holder: e.message }, 'the database is held by another process; taking a live copy');
-        live = await liveSnapshot(target, source, tmpFile, { waitMs, signal: opts.signal, log, onProgress: progress, hashFile: (f) => sha256File(f, opts.signal) });
-        return live.snapshot;
+        return goLive(e.message);
       }
     });
     phases.copy = snap.copyMs;

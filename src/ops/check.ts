@@ -5,6 +5,7 @@ import { runWorker, WorkerFailed } from '../engines/duckdb/client';
 import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
 import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb/header';
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
+import { programOf, writeLockHolder } from '../engines/duckdb/holder';
 import { scrubBlocks } from '../engines/duckdb/scrub';
 import { liveCheck, type LiveCheckInfo, type LiveCheckOptions } from './live-check';
 import type { ProgressFn } from './progress';
@@ -110,6 +111,13 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   result.library = pre.header?.library;
   if (pre.stop) return done();
   const header = pre.header!;
+
+  // Linux lists the lock of a process holding the file read-write: check it live at once
+  const holder = opts.live ? writeLockHolder(file) : undefined;
+  if (holder !== undefined) {
+    await liveCheck(result, { pid: holder, exe: programOf(holder) }, opts.live!, opts, (copy) => checkDatabase(target, copy, { ...opts, live: undefined }));
+    return done();
+  }
 
   const walPresent = fs.existsSync(`${file}.wal`);
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });

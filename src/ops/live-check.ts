@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { BusyError, DbguardError, IntegrityError, storageErrorFrom } from '../core/errors';
 import type { Finding } from '../core/types';
 import { BLOCKS_START } from '../engines/duckdb/header';
-import { liveSnapshot } from '../engines/duckdb/live-snapshot';
+import { liveSnapshot, windowsBusy } from '../engines/duckdb/live-snapshot';
 import { scrubLive } from '../engines/duckdb/live-scrub';
 import { scrubFindings } from '../engines/duckdb/findings';
 import { acquireLock } from '../storage/lock';
@@ -62,6 +62,13 @@ export async function liveCheck(
 ): Promise<void> {
   const { target, path: file } = result;
   const pre = stableFileFindings(target, file);
+  // Windows: the holder may keep everyone else from reading the file at all
+  const unreadable = pre.findings.find((f) => f.code === 'unreadable');
+  const locked = unreadable && windowsBusy(file, unreadable.message);
+  if (locked) {
+    result.busy = { ...holder, message: `${locked.message}; ${locked.hint}` };
+    return;
+  }
   result.findings = [...pre.findings];
   if (pre.stop || !pre.header?.active) {
     result.live = { mode: 'scrub', covered: 'the file header only (it is not a readable DuckDB file)', holder };
@@ -70,7 +77,15 @@ export async function liveCheck(
   const header = pre.header.active;
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });
   if (!live.full) {
-    const scrub = await scrubLive(file, header, (bytes) => progress('scrub', bytes, pre.header!.fileSize - BLOCKS_START));
+    let scrub;
+    try {
+      scrub = await scrubLive(file, header, (bytes) => progress('scrub', bytes, pre.header!.fileSize - BLOCKS_START));
+    } catch (err) {
+      const busy = windowsBusy(file, err);
+      if (!busy) throw err;
+      result.busy = { ...holder, message: `${busy.message}; ${busy.hint}` };
+      return;
+    }
     result.findings.push(...scrubFindings(file, scrub, target));
     const unjudged = scrub.unjudged.length ? `; ${scrub.unjudged.length} block(s) changed under a checkpoint and were not judged` : '';
     result.live = {
