@@ -99,6 +99,10 @@ describe('live backup while a writer commits', () => {
     const r2 = runCli(['backup', 'production', '--config', cfg], { cwd: s.dir });
     expect(r2.code).toBe(5);
     expect(hasStackTrace(r2.stderr)).toBe(false);
+    fs.writeFileSync(cfg, JSON.stringify({ backupDir: 'backups', targets: { production: { path: 'data/production.duckdb', live: 'sometimes' } } }));
+    const bad = runCli(['backup', 'production', '--config', cfg], { cwd: s.dir });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/targets\.production\.live must be "auto"/);
   });
 
   test('a checkpoint forced between the WAL copy and the main-file copy moves the fence: the copy is taken again', async () => {
@@ -160,5 +164,20 @@ describe('live copy in the wrong order (test-only switch)', () => {
     expect(backupsOf(s)).toHaveLength(1);
     expect(tempFilesIn(s.backups)).toEqual([]);
     expect(runCli(['verify', 'production', '--all'], { cwd: s.dir }).code).toBe(0);
+  });
+
+  test('once the writer has stopped, the backup is locked again and reports how long it held the lock', async () => {
+    await writer.stop();
+    const r = runCli(['backup', 'production', '--json'], { cwd: s.dir, env: { DBGUARD_TEST_LIVE_ORDER: '' } });
+    expect(r.code).toBe(0);
+    const b = r.json.backups[0];
+    expect(b).toMatchObject({ consistency: 'locked', attempts: 1, retries: [], headerIteration: null });
+    expect(typeof b.lockHeldMs).toBe('number');
+    expect(readManifestFile(b.file)).toMatchObject({ consistency: 'locked', attempts: 1, lockHeldMs: b.lockHeldMs });
+    expect(await invariantViolations(b.file)).toEqual([]);
+    const list = runCli(['list', 'production'], { cwd: s.dir });
+    expect(list.stdout).toMatch(/COPY/);
+    expect(list.stdout).toMatch(/valid\s+locked/);
+    expect(list.stdout).toMatch(/valid\s+live/);
   });
 });

@@ -43,6 +43,7 @@ export function startWriter(file: string, args: string[] = []): Promise<Writer> 
     child,
     send: async (cmd) => { const done = next(`ok ${cmd}`); child.stdin!.write(`${cmd}\n`); await done; },
     stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return { commits: 0, seq: 0, latencies: [] };
       const last = next('{');
       child.stdin!.end();
       return JSON.parse(await last);

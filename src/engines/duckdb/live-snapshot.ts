@@ -167,7 +167,10 @@ export async function liveSnapshot(target: string, source: string, dest: string,
       retries.push(reason);
       discard();
       log.warn({ target, attempt, reason }, 'live copy discarded; copying again');
-      const delay = backoffDelay(attempt, opts.baseDelayMs ?? 100, 2, 10000) * (0.5 + Math.random());
+      // A moved fence is the service working, not contention dbguard causes (it takes no lock), and
+      // right after a checkpoint is the best moment to copy: a gentle backoff, with jitter so a
+      // service that checkpoints on a timer does not stay in step with the attempts.
+      const delay = backoffDelay(attempt, opts.baseDelayMs ?? 50, 1.5, 2000) * (0.5 + Math.random());
       if (attempt >= maxAttempts || Date.now() + delay > deadline) {
         throw new BusyError(
           `${target}: ${source} is held by another process and changed during every live copy: ${attempt} attempt(s) in ${Math.round((Date.now() - started) / 1000)} s; the last: ${reason}`,
