@@ -181,3 +181,31 @@ describe('live copy in the wrong order (test-only switch)', () => {
     expect(list.stdout).toMatch(/valid\s+live/);
   });
 });
+
+describe('the source replaced during a live copy', () => {
+  let s: Setup;
+  let writer: Writer;
+  beforeAll(async () => {
+    s = setup();
+    writer = await startWriter(s.db, ['--idle']);
+  });
+  afterAll(async () => {
+    await writer?.stop().catch(() => undefined);
+    s.cleanup();
+  });
+
+  test('a new file renamed over the source between the copy steps: the copy is discarded and taken again', async () => {
+    const r = await backupWithPauses(s, [], {}, async (n) => {
+      if (n !== 1) return;
+      // what a deploy that swaps in another database file does (the writer keeps the old one open)
+      fs.copyFileSync(s.db, `${s.db}.new`);
+      fs.renameSync(`${s.db}.new`, s.db);
+    });
+    expect(r.code).toBe(0);
+    const b = r.json.backups[0];
+    expect(b.retries[0]).toMatch(/the database file was replaced during the copy/);
+    expect(b.attempts).toBe(2);
+    expect(await invariantViolations(b.file)).toEqual([]);
+    expect(tempFilesIn(s.backups)).toEqual([]);
+  });
+});
