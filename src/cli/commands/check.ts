@@ -39,6 +39,8 @@ function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
   ctx.print(`${c.bold(r.target)}  ${r.path}${meta ? c.dim(`  (${meta})`) : ''}`);
   if (r.busy) {
     ctx.print(`  ${c.yellow('BUSY')}  in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'unknown program'}); nothing was checked`);
+    // a live check that could not run says why (no steady live copy, or Windows' EBUSY)
+    if (!/Conflicting lock/.test(r.busy.message)) ctx.print(`        ${r.busy.message}`);
     ctx.print(`        → stop the application, or run the check when it is idle`);
     ctx.print('');
     return;
