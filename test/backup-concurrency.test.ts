@@ -84,14 +84,14 @@ describe('concurrent backups of one target', () => {
   });
 });
 
-describe('--wait for a database held by another process', () => {
+describe('--no-live --wait for a database held by another process', () => {
   let p: Project;
   beforeAll(async () => { p = await makeProject(0.01); });
   afterAll(() => p.cleanup());
 
   test('the backup retries with backoff and succeeds once the holder exits', async () => {
     const holder = await holdDatabase(p.db);
-    const run = runCliAsync(['backup', 'production', '--wait', '30s', '--json'], { cwd: p.dir });
+    const run = runCliAsync(['backup', 'production', '--no-live', '--wait', '30s', '--json'], { cwd: p.dir });
     await sleep(1500);
     const shaWhileHeld = sha256(p.db);
     await release(holder);
@@ -105,7 +105,7 @@ describe('--wait for a database held by another process', () => {
   test('without --wait, or when the wait runs out, it exits 5', async () => {
     const holder = await holdDatabase(p.db);
     try {
-      const r = runCli(['backup', 'production', '--wait', '1s', '--json'], { cwd: p.dir });
+      const r = runCli(['backup', 'production', '--no-live', '--wait', '1s', '--json'], { cwd: p.dir });
       expect(r.code).toBe(5);
       expect(r.json.errors[0].message).toContain(`PID ${holder.pid}`);
     } finally {

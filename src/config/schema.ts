@@ -25,6 +25,8 @@ const targetSchema = z.strictObject({
     .strictObject({ backup: cronText.optional(), check: cronText.optional() }, { error: 'must be an object with "backup" and/or "check" cron expressions' })
     .optional(),
   schema: nonEmpty('the path of a SQL file with the schema').optional(),
+  /** "auto" (the default): a database held by another process is backed up by a live copy; "never": such a backup exits 5. */
+  live: z.enum(['auto', 'never'], { error: 'must be "auto" (live copy when the file is held) or "never" (exit 5 when it is held)' }).optional(),
 }, { error: 'must be an object with at least "path"' });
 
 const retentionSchema = z.strictObject({

@@ -15,7 +15,7 @@ export function backoffDelay(attempt: number, base: number, factor: number, max:
 }
 
 /** Waits `ms`, or less when `signal` aborts; leaves no listener behind on the signal. */
-const sleep = (ms: number, signal?: AbortSignal) =>
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const onAbort = () => { clearTimeout(t); resolve(); };
     const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);

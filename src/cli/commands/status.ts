@@ -23,7 +23,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   const rows = r.targets.map((t) => [
     t.target,
     t.ok ? c.green('ok') : c.red('ATTENTION'),
-    t.lastBackup ? `${t.lastBackup.id} (${formatAge(new Date(t.lastBackup.createdAt))}${t.fresh ? '' : ', STALE'})` : c.red('none'),
+    t.lastBackup ? `${t.lastBackup.id} (${t.lastBackup.consistency}, ${formatAge(new Date(t.lastBackup.createdAt))}${t.fresh ? '' : ', STALE'})` : c.red('none'),
     t.lastBackup ? formatBytes(t.lastBackup.bytes) : '-',
     String(t.backups),
     t.lastCheck ? `${t.lastCheck.ok === null ? 'busy' : t.lastCheck.ok ? 'healthy' : c.red('DAMAGED')} ${c.dim(`(${t.lastCheck.source === 'now' ? 'checked now' : formatAge(new Date(t.lastCheck.at))})`)}` : '-',

@@ -46,7 +46,13 @@ export function runWorker<T>(req: WorkerRequest, opts: RunOptions = {}): Promise
       else if (msg.type === 'failure') { settled = true; reject(new WorkerFailed(msg.failure)); }
     });
     child.on('error', (err) => {
-      if (!settled) { settled = true; reject(new WorkerFailed({ kind: 'not-started', message: `could not start the DuckDB worker: ${err.message}`, errno: (err as NodeJS.ErrnoException).code })); }
+      if (settled) return;
+      // Sending the request to a worker that was already killed (a Ctrl-C to its group, the OOM
+      // killer) fails with EPIPE: that worker did start, and its 'exit' says how it died.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (child.pid !== undefined && (code === 'EPIPE' || code === 'ERR_IPC_CHANNEL_CLOSED' || code === 'ECONNRESET')) return;
+      settled = true;
+      reject(new WorkerFailed({ kind: 'not-started', message: `could not start the DuckDB worker: ${err.message}`, errno: code }));
     });
     child.on('exit', (code, sig) => {
       opts.signal?.removeEventListener('abort', onAbort);

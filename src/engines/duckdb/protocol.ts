@@ -7,6 +7,7 @@ export type WorkerRequest =
   | { action: 'validate'; file: string }
   | { action: 'snapshot'; file: string; dest: string; destWal: string }
   | { action: 'finalize'; file: string }
+  | { action: 'finalize-live'; file: string }
   | { action: 'execute'; file: string; sql: string }
   | { action: 'salvage'; file: string; dest: string }
   | { action: 'ddl'; file: string }
@@ -67,7 +68,17 @@ export interface SnapshotResult extends InspectResult {
   walCopied: boolean;
   bytes: number;
   copyMs: number;
+  /** How long DuckDB's shared lock on the source was held (open to close), which keeps the service from starting. */
+  lockHeldMs?: number;
 }
+
+/** A live copy after its WAL was folded in: everything a snapshot records, read from the copy, plus its full read. */
+export type LiveFinalizeResult = InspectResult & ScanResult & {
+  unreadable: { schema: string; table: string; error: WorkerFailure }[];
+  ddl: string[];
+  /** Block scrub of the finalized copy, run beside the full read: in-use blocks failing their checksum, or missing. */
+  badBlocks: number[];
+};
 
 export type WorkerMessage =
   | { type: 'progress'; phase: string; done: number; total: number }
