@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors';
 import { CONFIG_FILE_NAME, DEFAULT_CONFIG } from './defaults';
 import { jsonErrorPosition } from './json-position';
 import { configSchema, type ParsedConfig, type TargetConfig } from './schema';
+import { redactUrls } from '../core/redact';
 
 /** A validated configuration with every path made absolute. */
 export interface Config extends Omit<ParsedConfig, 'targets'> {
@@ -146,7 +147,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
         return `invalid key "${String(keys[keys.length - 1])}"${parent ? ` under ${parent}` : ''} in ${fileLabel}: ${why}`;
       }
       const got = valueAt(raw, keys);
-      const gotText = got === undefined ? ' (missing)' : ` (got ${JSON.stringify(got)})`;
+      const gotText = got === undefined ? ' (missing)' : ` (got ${redactUrls(JSON.stringify(got))})`;
       const variable = envSources.get(key);
       return `${key} ${issue.message}${gotText} in ${variable ? `environment variable ${variable}` : fileLabel}`;
     });

@@ -137,7 +137,8 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     }
   };
 
-  repo.ensureDir();
+  const folder = repo.ensureDir();
+  if (folder.warning) log.warn({ target, backupDir: repo.dir }, folder.warning);
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal);
   if (lock.tookOverFrom) log.warn({ target, stale: lock.tookOverFrom }, 'took over a stale lock of a dead process');
   let tmp: string | undefined;

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { prune } from '../../ops/prune';
 import type { CliContext } from '../context';
 import { intOption, waitOption } from '../parse';
@@ -15,7 +16,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   });
   if (ctx.opts.json) {
     ctx.printJson({ ok: true, dryRun: Boolean(opts.dryRun), targets: results });
-    return 0;
+    return ExitCode.ok;
   }
   const c = ctx.out;
   for (const r of results) {
@@ -26,5 +27,5 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ctx.print(r.removed.length ? `  ${r.removed.length} ${r.dryRun ? 'would be removed (dry run: nothing deleted)' : 'removed'}\n` : '  nothing to prune\n');
   }
   for (const r of results) ctx.log().info({ target: r.target, removed: r.removed.map((x) => x.id), dryRun: r.dryRun }, 'prune finished');
-  return 0;
+  return ExitCode.ok;
 }

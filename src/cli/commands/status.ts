@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { format } from 'date-fns/format';
 import { status } from '../../ops/status';
 import type { CliContext } from '../context';
@@ -16,7 +17,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   const r = await status(ctx.config(), selector, ctx.env);
   if (ctx.opts.json) {
     ctx.printJson(r);
-    return r.ok ? 0 : 4;
+    return r.ok ? ExitCode.ok : ExitCode.integrity;
   }
   const c = ctx.out;
   const when = (iso: string | null) => (iso ? format(new Date(iso), 'yyyy-MM-dd HH:mm:ss') : '-');
@@ -35,5 +36,5 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     if (!t.fresh) ctx.print(`${t.target}: ${t.lastBackup ? `the newest valid backup is older than ${span(t.staleAfterSeconds)} (2 schedule periods)` : 'no valid backup'}: run dbguard backup ${t.target}`);
   }
   ctx.print(`daemon: ${r.daemon.answering ? c.green(`answering at ${r.daemon.url} (${r.daemon.status})`) : c.yellow(`not answering at ${r.daemon.url}`)}`);
-  return r.ok ? 0 : 4;
+  return r.ok ? ExitCode.ok : ExitCode.integrity;
 }
