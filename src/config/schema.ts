@@ -55,7 +55,7 @@ const retentionSchema = z.strictObject({
 }, { error: 'must be an object with "daily", "weekly" and/or "monthly" counts' });
 
 const webhookSchema = z.strictObject({
-  url: z.url({ error: 'must be an http(s) URL' }),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   format: z.enum(['json', 'slack'], { error: 'must be "json" or "slack"' }).default('json'),
 }, { error: 'must be null or an object with "url"' });
 
@@ -98,7 +98,7 @@ export const configSchema = z.strictObject({
   alerts: z.strictObject({
     webhook: webhookSchema.nullable().default(null),
     email: emailSchema.nullable().default(null),
-    ping: z.strictObject({ success: z.url({ error: 'must be a URL' }).optional(), failure: z.url({ error: 'must be a URL' }).optional() }).optional(),
+    ping: z.strictObject({ success: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(), failure: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional() }).optional(),
   }, { error: 'must be an object' }),
   /** Daemon: repair a target (strategy auto) when a scheduled check finds damage. */
   autoRepair: z.boolean({ error: 'must be true or false' }).default(false),
