@@ -104,6 +104,20 @@ describe('--verbose', () => {
     expect(verbose.stderr).toMatch(/ {2}caused by: Error: ENOTDIR: not a directory/);
     expect(hasStackTrace(verbose.stderr)).toBe(true);
   });
+  test('a config error keeps its cause: --verbose (and --verbose --json) show the file-system error below it', () => {
+    const dir = fresh();
+    fs.mkdirSync(path.join(dir, 'dbguard.config.json')); // a folder where the config file should be
+    const plain = runCli(['list'], { cwd: dir });
+    expect(plain.code).toBe(3);
+    expect(plain.stderr).toContain('cannot read config file');
+    expect(plain.stderr).not.toContain('caused by');
+    const verbose = runCli(['list', '-v'], { cwd: dir });
+    expect(verbose.code).toBe(3);
+    expect(verbose.stderr).toMatch(/ {2}caused by: Error: EISDIR: illegal operation on a directory, read/);
+    const json = runCli(['list', '--verbose', '--json'], { cwd: dir });
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stderr).error).toMatchObject({ exitCode: 3, causes: [expect.stringMatching(/^Error: EISDIR/)] });
+  });
 });
 
 describe('target names', () => {
@@ -165,6 +179,22 @@ describe('the backup folder mode', () => {
     expect(r.code).toBe(0);
     expect(fs.statSync(path.join(shared, 'backups')).mode & 0o7777).toBe(0o2775);
     expect(r.stderr).toContain(`backup folder ${path.join(shared, 'backups')} is open to other users (mode 0775)`);
+  });
+  const asRoot = process.getuid?.() === 0;
+  (asRoot ? test.skip : test)('an existing folder that cannot be written is not said to be "created" (not testable as root)', () => {
+    const dir = fresh();
+    fs.cpSync(path.join(site, 'data'), path.join(dir, 'data'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'backups'), { mode: 0o500 });
+    writeConfig(dir, { targets: { production: { path: 'data/production.duckdb' } } });
+    try {
+      const r = runCli(['backup', 'production'], { cwd: dir });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain(`permission denied while writing to the backup folder ${path.join(dir, 'backups')}`);
+      expect(r.stderr).not.toContain('creating');
+      expect(fs.statSync(path.join(dir, 'backups')).mode & 0o777).toBe(0o500);
+    } finally {
+      fs.chmodSync(path.join(dir, 'backups'), 0o700);
+    }
   });
 });
 

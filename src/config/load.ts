@@ -45,9 +45,9 @@ function readJson(file: string, explicit: string | null): Json {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new ConfigError(`config file ${file} does not exist (named by ${explicit ?? 'default lookup'})`, 'create it with `dbguard init --config ' + file + '` or fix the path');
+      throw new ConfigError(`config file ${file} does not exist (named by ${explicit ?? 'default lookup'})`, 'create it with `dbguard init --config ' + file + '` or fix the path').because(err);
     }
-    throw new ConfigError(`cannot read config file ${file}: ${code ?? String(err)}`, 'check the file permissions');
+    throw new ConfigError(`cannot read config file ${file}: ${code ?? String(err)}`, 'check the file permissions').because(err);
   }
   const pos = jsonErrorPosition(text);
   if (pos) {
@@ -66,7 +66,7 @@ function readJson(file: string, explicit: string | null): Json {
     value = JSON.parse(text);
   } catch (err) {
     // the position scanner and V8 should agree; if they do not, still report a config error, not a crash
-    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`, 'fix the JSON syntax', [], 'config-json');
+    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`, 'fix the JSON syntax', [], 'config-json').because(err);
   }
   if (!isObject(value)) throw new ConfigError(`${file} must hold a JSON object`, 'start from `dbguard init` output');
   return value;

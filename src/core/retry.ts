@@ -37,7 +37,7 @@ export async function retryWhileBusy<T>(fn: () => Promise<T> | T, waitMs: number
       const left = deadline - Date.now();
       if (!(err instanceof BusyError) || left <= 0) throw err;
       if (!signal?.aborted) await sleep(Math.min(left, backoffDelay(attempt, 250, 2, 10000)), signal);
-      if (signal?.aborted) throw new InterruptedError(`interrupted while waiting: ${err.message}`);
+      if (signal?.aborted) throw new InterruptedError(`interrupted while waiting: ${err.message}`).because(err);
     }
   }
 }

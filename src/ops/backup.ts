@@ -61,11 +61,11 @@ function workerError(err: unknown, target: string, file: string): Error {
   if (!(err instanceof WorkerFailed)) return err as Error;
   const f = err.failure;
   // Ctrl-C on a terminal signals the whole process group: the worker dies of it too.
-  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`);
+  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`).because(err);
   if (f.kind === 'lock') {
-    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write');
+    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write').because(err);
   }
-  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`);
+  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`).because(err);
 }
 
 function freeBytes(dir: string): number {
@@ -281,7 +281,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // worker died first, give dbguard's own signal handler a moment to run, so an
     // interruption is reported as one (130) and never as a damaged database (4).
     if (err instanceof IntegrityError && opts.signal && !opts.signal.aborted) await new Promise((r) => setTimeout(r, 200));
-    if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`);
+    if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`).because(err);
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, repo.dir, 'writing a backup in') ?? err;
   } finally {
