@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
-import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { type BusyError, DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -139,7 +139,8 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
 
   const folder = repo.ensureDir();
   if (folder.warning) log.warn({ target, backupDir: repo.dir }, folder.warning);
-  const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal);
+  const waiting = (err: BusyError, delayMs: number) => log.info({ target, delayMs, reason: err.message }, 'busy; waiting before the next try (--wait)');
+  const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal, waiting);
   if (lock.tookOverFrom) log.warn({ target, stale: lock.tookOverFrom }, 'took over a stale lock of a dead process');
   let tmp: string | undefined;
   let manifestWritten: string | undefined;
@@ -175,6 +176,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); }),
         waitMs,
         opts.signal,
+        waiting,
       ),
     );
     phases.copy = snap.copyMs;
