@@ -1,12 +1,13 @@
 /** How errors are shown on stderr: message, hint and, with --verbose, the cause chain. */
 import { causeChain, DbguardError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
+import { redactUrls } from '../core/redact';
 
-/** One line for a cause: its class or errno code, then its message. */
+/** One line for a cause: its class or errno code, then its message (URLs redacted: a cause may quote one). */
 export function describeCause(c: unknown): string {
-  if (!(c instanceof Error)) return String(c);
+  if (!(c instanceof Error)) return redactUrls(String(c));
   const code = (c as NodeJS.ErrnoException).code;
-  return `${c.name}${code && !c.message.startsWith(String(code)) ? ` (${code})` : ''}: ${c.message}`;
+  return redactUrls(`${c.name}${code && !c.message.startsWith(String(code)) ? ` (${code})` : ''}: ${c.message}`);
 }
 
 /**
@@ -19,6 +20,6 @@ export function verboseDetail(err: unknown): string[] {
   const chain = causeChain(err);
   const lines = chain.map((c) => `  caused by: ${describeCause(c)}`);
   const root = chain.length ? chain[chain.length - 1] : err instanceof DbguardError ? undefined : err;
-  if (root instanceof Error && root.stack) lines.push(root.stack);
+  if (root instanceof Error && root.stack) lines.push(redactUrls(root.stack));
   return lines;
 }
