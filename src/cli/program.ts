@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { CliContext } from './context';
+import { rejectEmptyValues } from './parse';
 
 /** A command's implementation, loaded only when that command runs (keeps `--version` fast). */
 type Runner = (ctx: CliContext, ...args: never[]) => Promise<number>;
@@ -24,7 +25,8 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .showHelpAfterError('(run dbguard --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', (_program, action) => rejectEmptyValues(action));
 
   const cmd = (name: string, description: string) => program.command(name).description(description).exitOverride();
 

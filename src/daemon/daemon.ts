@@ -88,7 +88,8 @@ export class Daemon {
     if (email?.user && !(this.opts.env ?? process.env).DBGUARD_SMTP_PASSWORD) {
       throw new ConfigError(`alerts.email.user is ${email.user}, but DBGUARD_SMTP_PASSWORD is not set, so no alert email could be sent`, 'set DBGUARD_SMTP_PASSWORD in the daemon\'s environment (the password is never read from the config file), or remove alerts.email.user for a server without login');
     }
-    this.repo.ensureDir();
+    const folder = this.repo.ensureDir();
+    if (folder.warning) this.log.warn({ backupDir: this.repo.dir }, folder.warning);
     // Restore what the previous daemon knew: last check results and which runs were failing.
     const runs = this.history.latestRuns();
     for (const target of Object.keys(this.config.targets)) {

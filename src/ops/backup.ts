@@ -89,14 +89,14 @@ function workerError(err: unknown, target: string, file: string): Error {
   if (!(err instanceof WorkerFailed)) return err as Error;
   const f = err.failure;
   // Ctrl-C on a terminal signals the whole process group: the worker dies of it too.
-  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`);
+  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`).because(err);
   if (f.kind === 'lock') {
-    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write');
+    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write').because(err);
   }
   // A full disk while copying or checkpointing the copy is the backup folder's problem, never the source's.
   const notRun = notRunError(err, `backing up ${target} (${file})`);
   if (notRun) return notRun;
-  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`);
+  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`).because(err);
 }
 
 function freeBytes(dir: string): number {
@@ -158,8 +158,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     }
   };
 
-  repo.ensureDir();
-  const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal);
+  const folder = repo.ensureDir();
+  if (folder.warning) log.warn({ target, backupDir: repo.dir }, folder.warning);
+  const waiting = (err: BusyError, delayMs: number) => log.info({ target, delayMs, reason: err.message }, 'busy; waiting before the next try (--wait)');
+  const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal, waiting);
   if (lock.tookOverFrom) log.warn({ target, stale: lock.tookOverFrom }, 'took over a stale lock of a dead process');
   let tmp: string | undefined;
   let manifestWritten: string | undefined;
@@ -204,7 +206,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       return live.snapshot;
     };
     const snap = await timed('snapshot', async () => {
-      if (!liveAllowed) return retryWhileBusy(locked, waitMs, opts.signal);
+      if (!liveAllowed) return retryWhileBusy(locked, waitMs, opts.signal, waiting);
       // held read-write by the service: copy it live instead of waiting for it to stop
       // (Linux lists the holder's lock, which saves a DuckDB worker that would only fail)
       const pid = writeLockHolder(source);
@@ -340,7 +342,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // worker died first, give dbguard's own signal handler a moment to run, so an
     // interruption is reported as one (130) and never as a damaged database (4).
     if (err instanceof IntegrityError && opts.signal && !opts.signal.aborted) await new Promise((r) => setTimeout(r, 200));
-    if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`);
+    if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`).because(err);
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, repo.dir, 'writing a backup in') ?? err;
   } finally {

@@ -4,6 +4,7 @@ import { DbguardError, InterruptedError } from '../../core/errors';
 import { ExitCode } from '../../core/exit-codes';
 import { backupTarget, type BackupResult } from '../../ops/backup';
 import type { CliContext } from '../context';
+import { verboseDetail } from '../error-view';
 import { formatBytes, formatCount, formatDuration } from '../format';
 import { intOption, waitOption } from '../parse';
 import { progressBar } from '../progress-bar';
@@ -42,6 +43,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       log.error({ target, code: err.code, message: err.message }, 'backup failed');
       if (!ctx.opts.json) {
         process.stderr.write(`dbguard: error: ${err.message}\n  hint: ${err.hint}\n`);
+        if (ctx.opts.verbose) for (const line of verboseDetail(err)) process.stderr.write(`${line}\n`);
       }
       if (err instanceof InterruptedError) break;
     }

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { listBackups } from '../../ops/list';
 import type { CliContext } from '../context';
 import { formatAge, formatBytes, formatCount, table } from '../format';
@@ -8,7 +9,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   const { targets, backups, warnings } = listBackups(ctx.config(), selector, ctx.env);
   if (ctx.opts.json) {
     ctx.printJson({ backups, warnings });
-    return 0;
+    return ExitCode.ok;
   }
   const c = ctx.out;
   const now = new Date();
@@ -30,5 +31,5 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
     for (const w of warnings.filter((x) => x.target === target)) ctx.print(`  ${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}\n`);
   }
-  return 0;
+  return ExitCode.ok;
 }
