@@ -9,6 +9,7 @@ import { backupTarget, type BackupResult } from '../ops/backup';
 import { repair } from '../ops/repair';
 import { checkHealth } from '../ops/health';
 import { futureBackupsFinding } from '../ops/list';
+import { engineNameOf } from '../ops/engine-of';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
 import { JobHistory, summarize, type JobKind, type JobRecord } from './history';
@@ -112,6 +113,7 @@ export class Daemon {
         this.crons.push(new Cron(sched[kind].expr, { timezone: tzOption(this.config.schedule.timezone), protect: true }, () => { void this.trigger(target, kind, 'schedule'); }));
       }
       this.refreshBackupMetrics(target);
+      this.metrics.targetInfo.set({ target, engine: engineNameOf(this.config, target) ?? 'unknown' }, 1);
       const last = this.lastCheck.get(target);
       if (last) this.metrics.healthy.set({ target }, last.ok ? 1 : 0);
     }

@@ -52,7 +52,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ctx.printJson({
       ok: failures.length === 0 && rotation.length === 0 && results.every((r) => r.status === 'valid'),
       backups: results.map((r) => ({
-        target: r.target, id: r.id, file: r.file, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
+        target: r.target, id: r.id, file: r.file, engine: r.engine, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
         consistency: r.consistency, attempts: r.attempts, retries: r.retries, headerIteration: r.headerIteration ?? null, lockHeldMs: r.lockHeldMs ?? null,
         ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),

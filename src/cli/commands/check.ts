@@ -20,7 +20,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ctx.printJson({
       ok,
       targets: results.map((r) => ({
-        target: r.target, path: r.path, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
+        target: r.target, path: r.path, engine: r.engine ?? null, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
         durationMs: r.durationMs, findings: r.findings, tables: r.tables, live: r.live ?? null,
       })),
     });
