@@ -2,15 +2,18 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Config } from '../config/load';
-import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../core/errors';
+import { ConfigError, inUseError, IntegrityError, InterruptedError, UsageError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget } from '../ops/backup';
 import { checkDatabase } from '../ops/check';
 import { repair } from '../ops/repair';
 import { requiredObjects } from '../ops/required';
+import { verifyTargets } from '../ops/verify';
+import type { ProgressFn } from '../ops/progress';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
+import { drillOverdue, lastProvenRestorable } from './drills';
 import { JobHistory, summarize, type JobKind, type JobRecord } from './history';
 import { isLoopback, startHttpServer } from './http';
 import { DaemonMetrics } from './metrics';
@@ -23,14 +26,24 @@ export interface DaemonOptions {
   alertRetryMs?: number;
   /** Called when the last running job has finished and the daemon is idle again. */
   onIdle?: () => void;
+  /** The clock of restore-drill deadlines (tests move it forward); default: now. */
+  now?: () => Date;
 }
 
-/** The effective backup and check schedules of a target (per-target override, else global). */
-export function schedulesOf(config: Config, target: string): Record<JobKind, Schedule> {
+/** The runs the daemon schedules: backups, checks, and restore drills (verify). */
+export type ScheduledKind = 'backup' | 'check' | 'verify';
+export const SCHEDULED_KINDS: readonly ScheduledKind[] = ['backup', 'check', 'verify'];
+
+/** Live progress of a running job, for the dashboard. */
+export interface LiveProgress { target: string; kind: JobKind; phase: string; done?: number; total?: number }
+
+/** The effective backup, check and drill schedules of a target (per-target override, else global). */
+export function schedulesOf(config: Config, target: string): Record<ScheduledKind, Schedule> {
   const t = config.targets[target]!;
   return {
     backup: new Schedule(t.schedule?.backup ?? config.schedule.backup, config.schedule.timezone),
     check: new Schedule(t.schedule?.check ?? config.schedule.check, config.schedule.timezone),
+    verify: new Schedule(t.schedule?.verify ?? config.schedule.verify, config.schedule.timezone),
   };
 }
 
@@ -51,7 +64,12 @@ export class Daemon {
   private readonly runner: JobRunner;
   private readonly repo: BackupRepository;
   private readonly log: Logger;
-  private readonly schedules = new Map<string, Record<JobKind, Schedule>>();
+  private readonly schedules = new Map<string, Record<ScheduledKind, Schedule>>();
+  /** Progress of running jobs by `target:kind`. */
+  readonly progress = new Map<string, LiveProgress>();
+  /** Targets whose overdue restore drill was alerted (alerted again only after a drill succeeded). */
+  private readonly drillAlerted = new Set<string>();
+  private drillTimer?: NodeJS.Timeout;
   private crons: Cron[] = [];
   private server?: http.Server;
   private ready = false;
@@ -102,21 +120,64 @@ export class Daemon {
     this.server = await startHttpServer(host, port, this.token, {
       ready: () => this.ready && !this.stopping,
       health: () => this.health(),
+      dashboard: this,
       metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
     }, this.log);
     for (const target of Object.keys(this.config.targets)) {
       const sched = schedulesOf(this.config, target);
       this.schedules.set(target, sched);
-      for (const kind of ['backup', 'check'] as const) {
+      for (const kind of SCHEDULED_KINDS) {
         this.crons.push(new Cron(sched[kind].expr, { timezone: tzOption(this.config.schedule.timezone), protect: true }, () => { void this.trigger(target, kind, 'schedule'); }));
       }
       this.refreshBackupMetrics(target);
+      this.refreshDrillMetrics(target);
       const last = this.lastCheck.get(target);
       if (last) this.metrics.healthy.set({ target }, last.ok ? 1 : 0);
     }
     this.ready = true;
     this.log.info({ targets: Object.keys(this.config.targets) }, 'daemon started; schedules armed');
     this.catchUp();
+    this.checkDrills();
+    // a drill deadline passes without any run: look once an hour
+    this.drillTimer = setInterval(() => this.checkDrills(), 3600 * 1000);
+    this.drillTimer.unref();
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  /** Alerts once per target whose restore drill is overdue (none succeeded for two `schedule.verify` periods). */
+  private checkDrills(): void {
+    const now = this.now();
+    for (const [target, sched] of this.schedules) {
+      let overdue: boolean;
+      try {
+        overdue = drillOverdue(this.repo.list(target), sched.verify.periodMs(now), now);
+      } catch (err) {
+        this.log.warn({ target, error: (err as Error).message }, 'could not list backups for the drill deadline');
+        continue;
+      }
+      if (!overdue) { this.drillAlerted.delete(target); continue; }
+      if (this.drillAlerted.has(target)) continue;
+      this.drillAlerted.add(target);
+      this.alerter.notify(target, 'drill-overdue', 'verify', `no restore drill proved a backup of ${target} restorable for two schedule.verify periods; run dbguard verify ${target}`);
+    }
+  }
+
+  /** True when a run of `target` and `kind` is queued or running (the dashboard refuses a duplicate). */
+  isQueued(target: string, kind: JobKind): boolean {
+    return this.runner.isQueued(target, kind);
+  }
+
+  /** The configured target names. */
+  targets(): string[] {
+    return Object.keys(this.config.targets);
+  }
+
+  /** The backups of a target, newest first (for the dashboard's cards and charts). */
+  backups(target: string) {
+    return this.repo.list(target);
   }
 
   /** Backs up, once, every target whose newest valid backup predates its last scheduled run. */
@@ -133,27 +194,63 @@ export class Daemon {
   }
 
   /** Queues a run now (skipped if the same run is still queued or running). */
-  trigger(target: string, kind: JobKind, reason: string): Promise<JobRecord | undefined> {
+  trigger(target: string, kind: ScheduledKind, reason: string): Promise<JobRecord | undefined> {
     if (this.stopping) return Promise.resolve(undefined);
-    return this.runner.submit(target, kind, reason, (signal) => (kind === 'backup' ? this.backupJob(target, signal) : this.checkJob(target, signal)));
+    const jobs: Record<ScheduledKind, (signal: AbortSignal) => Promise<JobOutcome>> = {
+      backup: (signal) => this.backupJob(target, signal),
+      check: (signal) => this.checkJob(target, signal),
+      verify: (signal) => this.verifyJob(target, signal),
+    };
+    return this.runner.submit(target, kind, reason, (signal, attempt) => {
+      // healthchecks convention: /start as the run begins (not again for its retries)
+      if (attempt === 1) this.alerter.ping('start');
+      return jobs[kind](signal);
+    });
+  }
+
+  private onProgress(target: string, kind: JobKind) {
+    return (p: Parameters<ProgressFn>[0]) => { this.progress.set(`${target}:${kind}`, { target, kind, phase: p.phase, done: p.done, total: p.total }); };
+  }
+
+  /**
+   * A restore drill: the newest valid backup re-verified in full, as `verify`
+   * does (checksum, open and full read in a separate process, row counts).
+   * Success records the "last proven restorable" time in its manifest.
+   */
+  private async verifyJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
+    const results = await verifyTargets(this.config, target, { latest: true }, { signal, onProgress: this.onProgress(target, 'verify') });
+    if (signal.aborted) throw new InterruptedError(`restore drill of ${target} cancelled`);
+    const backupId = results[0]?.id || undefined;
+    const bad = results.filter((r) => !r.ok);
+    if (!bad.length) {
+      this.refreshDrillMetrics(target);
+      this.drillAlerted.delete(target);
+      return { backupId };
+    }
+    const message = bad.flatMap((r) => r.findings.map((f) => f.message)).join('; ');
+    if (bad.every((r) => r.findings.every((f) => f.code === 'no-backups'))) {
+      throw withOutcome(new UsageError(`restore drill of ${target}: ${message}`, `take one with dbguard backup ${target}`, 'no-backups'), { backupId });
+    }
+    this.alerter.notify(target, 'damage', 'verify', `restore drill failed: ${message}`);
+    throw withOutcome(new IntegrityError(`restore drill of ${target} failed: ${message}`, `run dbguard verify ${target} --all, then dbguard backup ${target}`, 'drill-failed'), { backupId });
   }
 
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     try {
-      const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      const r = await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') });
+      return { backupId: r.id, bytes: r.bytes, rows: r.rows };
     } catch (err) {
       if (!(err instanceof IntegrityError) || signal.aborted) throw err;
       this.alerter.notify(target, 'damage', 'backup', err.message);
       if (!this.config.autoRepair || !(await this.autoRepair(target, signal))) throw err;
-      const r = await backupTarget(this.config, target, { signal, log: this.log });
-      return { backupId: r.id };
+      const r = await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') });
+      return { backupId: r.id, bytes: r.bytes, rows: r.rows };
     }
   }
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     const required = requiredObjects(this.config, target);
-    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences, signal });
+    const c = await checkDatabase(target, this.config.targets[target]!.path, { requiredTables: required.tables, requiredSequences: required.sequences, signal, onProgress: this.onProgress(target, 'check') });
     // A stop cancelled the check midway: what it saw says nothing about the database.
     if (signal.aborted) throw new InterruptedError(`check of ${target} cancelled`);
     if (c.busy) throw inUseError(c.path, c.busy, 'the check is retried with backoff');
@@ -187,6 +284,7 @@ export class Daemon {
   }
 
   private finished(rec: JobRecord, err?: unknown): void {
+    this.progress.delete(`${rec.target}:${rec.kind}`);
     if (this.opts.onIdle) setImmediate(() => { if (this.runner.active === 0) this.opts.onIdle!(); });
     if (rec.state === 'cancelled') {
       this.metrics.runs.inc({ target: rec.target, kind: rec.kind, result: 'cancelled' });
@@ -219,6 +317,11 @@ export class Daemon {
     this.metrics.backupSize.set({ target }, newest.bytes);
   }
 
+  private refreshDrillMetrics(target: string): void {
+    const proven = lastProvenRestorable(this.repo.list(target));
+    if (proven) this.metrics.lastVerified.set({ target }, Math.floor(proven.getTime() / 1000));
+  }
+
   /** The /health document. Unhealthy: a damaged database, or no fresh valid backup (older than 2 schedule periods). */
   health() {
     const now = new Date();
@@ -232,16 +335,31 @@ export class Daemon {
       const fresh = newest !== undefined && ageSeconds! * 1000 < 2 * sched.backup.periodMs(now);
       const check = this.lastCheck.get(target) ?? null;
       const s = summarize(runs, target);
-      const lastFailed = [s.lastBackupRun, s.lastCheck].some((r) => r?.state === 'failed');
-      if (check?.ok === false || !fresh) worsen('unhealthy');
-      else if (lastFailed || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
+      const entries = this.repo.list(target);
+      const proven = lastProvenRestorable(entries);
+      const overdue = drillOverdue(entries, sched.verify.periodMs(this.now()), this.now());
+      const failedRun = [s.lastBackupRun, s.lastCheck, s.lastVerify].find((r) => r?.state === 'failed');
+      const retrying = s.running.find((r) => r.state === 'retrying');
+      let state: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
+      let reason = 'database healthy, fresh valid backup';
+      if (check?.ok === false) { state = 'unhealthy'; reason = `database damaged at the last check (${check.findings.join(', ') || 'see findings'}): run dbguard repair ${target}`; }
+      else if (!newest) { state = 'unhealthy'; reason = `no valid backup: run dbguard backup ${target}`; }
+      else if (!fresh) { state = 'unhealthy'; reason = `the newest valid backup is older than two backup periods: run dbguard backup ${target}`; }
+      else if (failedRun) { state = 'degraded'; reason = `the last ${failedRun.kind === 'verify' ? 'restore drill' : failedRun.kind} failed: ${failedRun.error?.message ?? 'unknown error'}`; }
+      else if (retrying) { state = 'degraded'; reason = `${retrying.kind} is being retried (attempt ${retrying.attempt})`; }
+      else if (overdue) { state = 'degraded'; reason = `no restore drill for two schedule.verify periods: run dbguard verify ${target}`; }
+      if (state !== 'healthy') worsen(state);
       targets[target] = {
+        status: state,
+        reason,
+        last_verified: proven?.toISOString() ?? null,
+        drill_overdue: overdue,
         healthy: check?.ok !== false && fresh,
         last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh } : null,
         last_check: check,
         last_failure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
         running: s.running.map((r) => ({ kind: r.kind, state: r.state, attempt: r.attempt })),
-        next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null },
+        next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null, verify: sched.verify.next(now)?.toISOString() ?? null },
       };
     }
     return {
@@ -268,6 +386,7 @@ export class Daemon {
   async stop(timeoutMs = this.config.shutdownTimeoutMs): Promise<{ cancelled: boolean }> {
     this.stopping = true;
     for (const c of this.crons) c.stop();
+    clearInterval(this.drillTimer);
     this.runner.close();
     let cancelled = false;
     if (!(await this.runner.drain(timeoutMs))) {
@@ -281,7 +400,7 @@ export class Daemon {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    for (const s of this.schedules.values()) { s.backup.dispose(); s.check.dispose(); }
+    for (const s of this.schedules.values()) for (const k of SCHEDULED_KINDS) s[k].dispose();
     this.log.info({ cancelled }, 'daemon stopped');
     return { cancelled };
   }

@@ -7,6 +7,7 @@ export class DaemonMetrics {
   readonly backupDuration = new Histogram({ name: 'dbguard_backup_duration_seconds', help: 'Duration of successful backup runs', labelNames: ['target'], buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600], registers: [this.registry] });
   readonly backupSize = new Gauge({ name: 'dbguard_backup_size_bytes', help: 'Size of the newest valid backup', labelNames: ['target'], registers: [this.registry] });
   readonly runs = new Counter({ name: 'dbguard_runs_total', help: 'Finished runs by target, kind and result', labelNames: ['target', 'kind', 'result'], registers: [this.registry] });
+  readonly lastVerified = new Gauge({ name: 'dbguard_last_verified_timestamp_seconds', help: 'Unix time the target was last proven restorable (a full re-verification of a backup)', labelNames: ['target'], registers: [this.registry] });
   readonly healthy = new Gauge({ name: 'dbguard_database_healthy', help: '1 when the last check found the database healthy, 0 when damaged', labelNames: ['target'], registers: [this.registry] });
 
   constructor() {

@@ -1,10 +1,12 @@
 import { prune } from '../../ops/prune';
 import type { CliContext } from '../context';
 import { intOption, waitOption } from '../parse';
+import { recorded } from '../runs';
+import { selectTargets } from '../../config/targets';
 
 /** `dbguard prune <targets> [--keep N] [--keep-daily D --keep-weekly W --keep-monthly M] [--dry-run]`. */
 export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; keepDaily?: string; keepWeekly?: string; keepMonthly?: string; dryRun?: boolean; wait?: string }): Promise<number> {
-  const results = await prune(ctx.config(), selector, {
+  const pruneOpts = {
     keep: intOption('--keep', opts.keep, 1),
     daily: intOption('--keep-daily', opts.keepDaily),
     weekly: intOption('--keep-weekly', opts.keepWeekly),
@@ -12,7 +14,10 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     dryRun: opts.dryRun,
     waitMs: waitOption(opts.wait),
     env: ctx.env,
-  });
+  };
+  // a dry run changes nothing: it is not a run worth recording or alerting
+  const names = opts.dryRun ? [] : selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
+  const results = await recorded(ctx, 'prune', names, () => prune(ctx.config(), selector, pruneOpts), () => ({ ok: true }));
   if (ctx.opts.json) {
     ctx.printJson({ ok: true, dryRun: Boolean(opts.dryRun), targets: results });
     return 0;
