@@ -153,7 +153,7 @@ export class Daemon {
     for (const [target, sched] of this.schedules) {
       let overdue: boolean;
       try {
-        overdue = drillOverdue(this.repo.list(target), sched.verify.periodMs(now), now);
+        overdue = drillOverdue(this.repo.list(target), sched.verify.periodMs(now), now, new Date(this.startedAt));
       } catch (err) {
         this.log.warn({ target, error: (err as Error).message }, 'could not list backups for the drill deadline');
         continue;
@@ -337,7 +337,7 @@ export class Daemon {
       const s = summarize(runs, target);
       const entries = this.repo.list(target);
       const proven = lastProvenRestorable(entries);
-      const overdue = drillOverdue(entries, sched.verify.periodMs(this.now()), this.now());
+      const overdue = drillOverdue(entries, sched.verify.periodMs(this.now()), this.now(), new Date(this.startedAt));
       const failedRun = [s.lastBackupRun, s.lastCheck, s.lastVerify].find((r) => r?.state === 'failed');
       const retrying = s.running.find((r) => r.state === 'retrying');
       let state: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';

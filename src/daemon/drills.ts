@@ -19,12 +19,12 @@ export function lastProvenRestorable(entries: BackupEntry[]): Date | null {
 /**
  * True when no restore drill proved a backup restorable for two drill
  * periods: measured from the last proven time, or, when nothing was ever
- * proven, from the oldest valid backup (since then one could have been).
- * False without any valid backup (backup freshness reports that). Pure.
+ * proven, from `since` (when the daemon started scheduling drills). False
+ * without any valid backup (backup freshness reports that). Pure.
  */
-export function drillOverdue(entries: BackupEntry[], periodMs: number, now: Date): boolean {
+export function drillOverdue(entries: BackupEntry[], periodMs: number, now: Date, since: Date): boolean {
   const valid = entries.filter((e) => e.status === 'valid');
   if (!valid.length) return false;
-  const since = lastProvenRestorable(valid) ?? valid.reduce((a, e) => (e.createdAt < a ? e.createdAt : a), valid[0]!.createdAt);
-  return now.getTime() - since.getTime() > 2 * periodMs;
+  const from = lastProvenRestorable(valid) ?? since;
+  return now.getTime() - from.getTime() > 2 * periodMs;
 }
