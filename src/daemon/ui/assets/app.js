@@ -124,7 +124,7 @@
   }
 
   function chart(target, points) {
-    var W = 340, H = 150, L = 46, R = 46, T = 12, B = 26;
+    var W = 340, H = 150, L = 54, R = 48, T = 14, B = 28;
     var box = h('figure', { class: 'chart', 'data-target': target });
     box.appendChild(h('h3', { text: target }));
     if (points.length === 0) { box.appendChild(h('p', { class: 'muted', text: 'no backups yet' })); return box; }
