@@ -6,7 +6,8 @@ import { BusyError } from '../core/errors';
 
 /** What a run did. The daemon schedules backup, check and verify (restore drills); the CLI records the rest too. */
 export type JobKind = 'backup' | 'check' | 'verify' | 'prune' | 'repair' | 'pre-update' | 'push';
-export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+/** `died` is never written: the dashboard's name for a command-line run whose process ended without recording its result. */
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'died';
 
 /** One state change of one run; the history file holds one per line. */
 export interface JobRecord {
@@ -32,8 +33,9 @@ export interface JobRecord {
   /** Backup runs: size of the backup and its total row count. */
   bytes?: number;
   rows?: number;
-  /** Live progress of a running run (the dashboard shows it). */
-  phase?: string;
+  /** Command-line runs: the process and host, so a run killed mid-way can be told from one still going. */
+  pid?: number;
+  host?: string;
 }
 
 export const HISTORY_FILE = '.dbguard-history.jsonl';
@@ -68,9 +70,14 @@ function endsWithNewline(file: string): boolean {
 export class JobHistory {
   readonly file: string;
   private lines = -1;
+  private readonly keep: number;
+  private readonly compactAt: number;
 
-  constructor(backupDir: string) {
+  /** `limits` exist for tests; the defaults keep 10,000 records and compact past 12,000. */
+  constructor(backupDir: string, limits: { keep?: number; compactAt?: number } = {}) {
     this.file = path.join(backupDir, HISTORY_FILE);
+    this.keep = limits.keep ?? KEEP;
+    this.compactAt = limits.compactAt ?? COMPACT_AT;
   }
 
   /** Every readable record, oldest first. Missing file: none. */
@@ -104,7 +111,7 @@ export class JobHistory {
     try {
       fs.appendFileSync(this.file, `${prefix}${JSON.stringify(record)}\n`, { mode: 0o600 });
       this.lines++;
-      if (this.lines > COMPACT_AT) this.compactLocked();
+      if (this.lines > this.compactAt) this.compactLocked();
     } finally {
       lock.release();
     }
@@ -123,8 +130,8 @@ export class JobHistory {
   private compactLocked(): void {
     const records = this.read();
     this.lines = records.length;
-    if (records.length <= KEEP) return;
-    const kept = records.slice(-KEEP);
+    if (records.length <= this.keep) return;
+    const kept = records.slice(-this.keep);
     writeFileAtomic(this.file, kept.map((r) => JSON.stringify(r)).join('\n') + '\n', 0o600);
     this.lines = kept.length;
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
 import type { Config } from '../config/load';
 import { DbguardError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
@@ -73,7 +74,7 @@ export class RunLog {
       prev = undefined;
     }
     const startedAt = new Date();
-    const base = { id: randomUUID(), target, kind, reason: 'cli', source: 'cli' as const };
+    const base = { id: randomUUID(), target, kind, reason: 'cli', source: 'cli' as const, pid: process.pid, host: os.hostname() };
     this.write({ ...base, state: 'running', attempt: 1, at: startedAt.toISOString(), startedAt: startedAt.toISOString() });
     this.alerter?.ping('start');
     let ended = false;

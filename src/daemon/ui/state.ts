@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import type { BackupEntry } from '../../storage/repository';
 import type { JobHistory, JobKind, JobRecord } from '../history';
 
@@ -17,6 +18,22 @@ const SERIES_POINTS = 200;
 
 const rowsOf = (e: BackupEntry | undefined) => e?.manifest?.tables.reduce((n, t) => n + t.rows, 0);
 const totalMs = (e: BackupEntry) => (e.manifest?.phases ? Object.values(e.manifest.phases).reduce((a, b) => a + b, 0) : undefined);
+
+/** True for a command-line run whose process on this host is gone: it was killed before it could record its end. */
+function died(r: JobRecord): boolean {
+  if (r.source !== 'cli' || !r.pid || r.host !== os.hostname() || !['running', 'pending'].includes(r.state)) return false;
+  try {
+    process.kill(r.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'EPERM';
+  }
+}
+
+/** The latest record of each run, with command-line runs that died shown as `died` instead of running forever. */
+function settled(runs: JobRecord[]): JobRecord[] {
+  return runs.map((r) => (died(r) ? { ...r, state: 'died', error: { code: 'died', exitCode: 1, message: 'the process ended without recording a result (killed?)' } } : r));
+}
 
 /** One row of the history table: the latest record of one run. */
 function row(r: JobRecord, byId: Map<string, BackupEntry>) {
@@ -39,7 +56,7 @@ function row(r: JobRecord, byId: Map<string, BackupEntry>) {
  */
 export function dashboardState(src: DashboardSource) {
   const health = src.health();
-  const runs = src.history.latestRuns();
+  const runs = settled(src.history.latestRuns());
   const byId = new Map<string, BackupEntry>();
   const cards = [];
   const series: Record<string, { at: string; bytes: number; durationMs: number | null }[]> = {};

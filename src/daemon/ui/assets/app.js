@@ -166,6 +166,7 @@
     return state.history.filter(function (r) {
       if (ft && r.target !== ft) return false;
       if (fr === 'running') return r.state === 'running' || r.state === 'pending' || r.state === 'retrying';
+      if (fr === 'failed') return r.state === 'failed' || r.state === 'died';
       return !fr || r.state === fr;
     });
   }
