@@ -59,7 +59,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     for (const moment of moments) {
       const run = startBackup(p.dir);
       if (moment === 'lock') await waitFor(() => fs.existsSync(lockFile) && readPid(lockFile) === run.child.pid);
-      else if (moment === 'copying') await waitFor(() => tempFilesIn(p.backups).length > 0, 20000, 2);
+      // a temporary file of this run, not one an earlier killed run left (this run records its start in the job history first)
+      else if (moment === 'copying') await waitFor(() => tempFilesIn(p.backups).some((f) => !tempSeen.has(f)), 20000, 2);
       else await sleep(moment);
       const r = await stop(run, 'SIGKILL');
       outcomes.push(`${moment}: ${r.code ?? r.signal}`);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Config } from '../config/load';
 import { DbguardError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
@@ -58,6 +60,9 @@ export class RunLog {
   }
 
   private write(rec: JobRecord): void {
+    // Never create the backup folder for a record: that is the run's job (and its error to
+    // report); before the first backup a run's start goes unrecorded, its end is written.
+    if (!fs.existsSync(path.dirname(this.history.file))) return;
     try {
       this.history.append(rec);
     } catch (err) {
