@@ -85,5 +85,16 @@ test('cards, history, charts and "Back up now" in chromium; usable at 375 px', a
   await page.setViewportSize({ width: 375, height: 800 });
   await expect(page.evaluate('document.documentElement.scrollWidth')).resolves.toBeLessThanOrEqual(375);
   await page.screenshot({ path: path.join(TEST_OUTPUT, 'dashboard-375.png'), fullPage: true });
+
+  // prefers-color-scheme: a dark page for a dark desktop
+  const background = () => page.evaluate('getComputedStyle(document.body).backgroundColor') as Promise<string>;
+  await page.emulateMedia({ colorScheme: 'light' });
+  const light = await background();
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const dark = await background();
+  expect(dark).not.toBe(light);
+  expect(dark).toBe('rgb(18, 21, 28)');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: path.join(TEST_OUTPUT, 'dashboard-dark.png'), fullPage: true });
   expect(errors).toEqual([]);
 });
