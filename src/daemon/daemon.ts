@@ -2,22 +2,23 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Config } from '../config/load';
-import { ConfigError, inUseError, IntegrityError, InterruptedError, UsageError } from '../core/errors';
+import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget } from '../ops/backup';
 import { checkDatabase } from '../ops/check';
 import { repair } from '../ops/repair';
 import { requiredObjects } from '../ops/required';
-import { verifyTargets } from '../ops/verify';
 import type { ProgressFn } from '../ops/progress';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
+import { DrillWatch, restoreDrill } from './drill-job';
 import { drillOverdue, lastProvenRestorable } from './drills';
+import { verdict } from './verdict';
 import { JobHistory, summarize, type JobKind, type JobRecord } from './history';
 import { isLoopback, startHttpServer } from './http';
 import { DaemonMetrics } from './metrics';
-import { JobRunner, type JobOutcome } from './runner';
+import { JobRunner, withOutcome, type JobOutcome } from './runner';
 
 export interface DaemonOptions {
   log?: Logger;
@@ -47,8 +48,6 @@ export function schedulesOf(config: Config, target: string): Record<ScheduledKin
   };
 }
 
-/** An error that carries what the run found, so the history records it with the failure. */
-const withOutcome = <E extends Error>(err: E, outcome: JobOutcome) => Object.assign(err, { outcome });
 
 /**
  * The long-running scheduler: backups and checks per target on their cron
@@ -67,8 +66,7 @@ export class Daemon {
   private readonly schedules = new Map<string, Record<ScheduledKind, Schedule>>();
   /** Progress of running jobs by `target:kind`. */
   readonly progress = new Map<string, LiveProgress>();
-  /** Targets whose overdue restore drill was alerted (alerted again only after a drill succeeded). */
-  private readonly drillAlerted = new Set<string>();
+  private readonly drills: DrillWatch;
   private drillTimer?: NodeJS.Timeout;
   private crons: Cron[] = [];
   private server?: http.Server;
@@ -85,6 +83,7 @@ export class Daemon {
     this.repo = new BackupRepository(config.backupDir);
     this.history = new JobHistory(config.backupDir);
     this.alerter = new Alerter(config, this.log, opts.env ?? process.env, opts.alertRetryMs ?? 1000);
+    this.drills = new DrillWatch(this.repo, this.alerter, this.log);
     this.runner = new JobRunner(this.history, config.retry, config.concurrency, this.log, (rec, err) => this.finished(rec, err));
   }
 
@@ -147,22 +146,8 @@ export class Daemon {
     return this.opts.now?.() ?? new Date();
   }
 
-  /** Alerts once per target whose restore drill is overdue (none succeeded for two `schedule.verify` periods). */
   private checkDrills(): void {
-    const now = this.now();
-    for (const [target, sched] of this.schedules) {
-      let overdue: boolean;
-      try {
-        overdue = drillOverdue(this.repo.list(target), sched.verify.periodMs(now), now, new Date(this.startedAt));
-      } catch (err) {
-        this.log.warn({ target, error: (err as Error).message }, 'could not list backups for the drill deadline');
-        continue;
-      }
-      if (!overdue) { this.drillAlerted.delete(target); continue; }
-      if (this.drillAlerted.has(target)) continue;
-      this.drillAlerted.add(target);
-      this.alerter.notify(target, 'drill-overdue', 'verify', `no restore drill proved a backup of ${target} restorable for two schedule.verify periods; run dbguard verify ${target}`);
-    }
+    this.drills.check(this.schedules, this.now(), new Date(this.startedAt));
   }
 
   /** True when a run of `target` and `kind` is queued or running (the dashboard refuses a duplicate). */
@@ -212,27 +197,11 @@ export class Daemon {
     return (p: Parameters<ProgressFn>[0]) => { this.progress.set(`${target}:${kind}`, { target, kind, phase: p.phase, done: p.done, total: p.total }); };
   }
 
-  /**
-   * A restore drill: the newest valid backup re-verified in full, as `verify`
-   * does (checksum, open and full read in a separate process, row counts).
-   * Success records the "last proven restorable" time in its manifest.
-   */
   private async verifyJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
-    const results = await verifyTargets(this.config, target, { latest: true }, { signal, onProgress: this.onProgress(target, 'verify') });
-    if (signal.aborted) throw new InterruptedError(`restore drill of ${target} cancelled`);
-    const backupId = results[0]?.id || undefined;
-    const bad = results.filter((r) => !r.ok);
-    if (!bad.length) {
-      this.refreshDrillMetrics(target);
-      this.drillAlerted.delete(target);
-      return { backupId };
-    }
-    const message = bad.flatMap((r) => r.findings.map((f) => f.message)).join('; ');
-    if (bad.every((r) => r.findings.every((f) => f.code === 'no-backups'))) {
-      throw withOutcome(new UsageError(`restore drill of ${target}: ${message}`, `take one with dbguard backup ${target}`, 'no-backups'), { backupId });
-    }
-    this.alerter.notify(target, 'damage', 'verify', `restore drill failed: ${message}`);
-    throw withOutcome(new IntegrityError(`restore drill of ${target} failed: ${message}`, `run dbguard verify ${target} --all, then dbguard backup ${target}`, 'drill-failed'), { backupId });
+    const r = await restoreDrill(this.config, target, { signal, onProgress: this.onProgress(target, 'verify'), onDamage: (m) => this.alerter.notify(target, 'damage', 'verify', m) });
+    this.refreshDrillMetrics(target);
+    this.drills.proven(target);
+    return r;
   }
 
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
@@ -340,14 +309,7 @@ export class Daemon {
       const overdue = drillOverdue(entries, sched.verify.periodMs(this.now()), this.now(), new Date(this.startedAt));
       const failedRun = [s.lastBackupRun, s.lastCheck, s.lastVerify].find((r) => r?.state === 'failed');
       const retrying = s.running.find((r) => r.state === 'retrying');
-      let state: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
-      let reason = 'database healthy, fresh valid backup';
-      if (check?.ok === false) { state = 'unhealthy'; reason = `database damaged at the last check (${check.findings.join(', ') || 'see findings'}): run dbguard repair ${target}`; }
-      else if (!newest) { state = 'unhealthy'; reason = `no valid backup: run dbguard backup ${target}`; }
-      else if (!fresh) { state = 'unhealthy'; reason = `the newest valid backup is older than two backup periods: run dbguard backup ${target}`; }
-      else if (failedRun) { state = 'degraded'; reason = `the last ${failedRun.kind === 'verify' ? 'restore drill' : failedRun.kind} failed: ${failedRun.error?.message ?? 'unknown error'}`; }
-      else if (retrying) { state = 'degraded'; reason = `${retrying.kind} is being retried (attempt ${retrying.attempt})`; }
-      else if (overdue) { state = 'degraded'; reason = `no restore drill for two schedule.verify periods: run dbguard verify ${target}`; }
+      const { state, reason } = verdict({ target, check, hasValidBackup: newest !== undefined, fresh, failedRun, retrying, drillOverdue: overdue });
       if (state !== 'healthy') worsen(state);
       targets[target] = {
         status: state,

@@ -14,6 +14,9 @@ export interface JobOutcome {
   findings?: string[];
 }
 
+/** An error that carries what the run found, so the history records it with the failure. */
+export const withOutcome = <E extends Error>(err: E, outcome: JobOutcome) => Object.assign(err, { outcome });
+
 export type JobFn = (signal: AbortSignal, attempt: number) => Promise<JobOutcome>;
 
 export interface RetryPolicy {
