@@ -125,3 +125,14 @@ test('--no-alerts records the run but sends nothing; an alert that cannot be del
   expect(r.stderr).toMatch(/alert delivery failed/);
   expect(r.stderr).not.toMatch(/\/hook|\/p\b/);
 });
+
+test('the daemon follows the same ping convention: /start as a run begins, the plain URL when it succeeds, /fail when it fails', async () => {
+  const { pings } = await receivers();
+  const site = await box.site({ alerts: { ping: { url: `${pings.url}/hc/` } } });
+  const d = await daemons.start(site.config());
+  expect((await d.trigger('production', 'check', 'test'))!.state).toBe('succeeded');
+  fs.writeFileSync(site.db('staging'), 'corrupted data\n');
+  expect((await d.trigger('staging', 'check', 'test'))!.state).toBe('failed');
+  await d.alerter.flush(10000);
+  expect(pings.requests.map((r) => r.path)).toEqual(['/hc/start', '/hc', '/hc/start', '/hc/fail']);
+});
