@@ -98,3 +98,26 @@ test('cards, history, charts and "Back up now" in chromium; usable at 375 px', a
   await page.screenshot({ path: path.join(TEST_OUTPUT, 'dashboard-dark.png'), fullPage: true });
   expect(errors).toEqual([]);
 });
+
+test('with a token the page asks for it once, keeps the session in a cookie, and a wrong one is refused', async () => {
+  const site = await box.site();
+  const d = await daemons.start(site.config(), { env: { DBGUARD_HTTP_TOKEN: 'browser-token-77' } });
+  browser ??= await launchBrowser();
+  const page = await browser.context.newPage();
+  await page.goto(baseUrl(d));
+  await page.fill('#token', 'wrong');
+  await page.click('button[type="submit"]');
+  await page.locator('.error', { hasText: 'not right' }).waitFor();
+  await page.fill('#token', 'browser-token-77');
+  await page.click('button[type="submit"]');
+  await page.locator('article.card[data-target="production"]').waitFor();
+  const cookies = await browser.context.cookies(baseUrl(d));
+  expect(cookies).toEqual([expect.objectContaining({ name: 'dbguard_session', httpOnly: true, sameSite: 'Strict', secure: false })]);
+  expect(cookies[0]!.value).not.toContain('browser-token-77');
+  // asked once: a reload stays on the dashboard
+  await page.reload();
+  await page.locator('article.card[data-target="staging"]').waitFor();
+  await page.click('button:has-text("Log out")');
+  await page.locator('#token').waitFor();
+  await page.close();
+});
