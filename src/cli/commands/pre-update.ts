@@ -38,7 +38,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ]);
     ctx.print(table(['TARGET', 'BEFORE', 'REPAIR', 'BACKUP', 'RESULT'], rows));
     for (const r of results) {
-      if (r.error) ctx.print(`${r.target}: ${c.red('error')} ${r.error.message}\n  → ${r.error.hint}`);
+      if (r.error) ctx.print(`${r.target}: ${c.red('error')} ${r.error.message.startsWith(`${r.target}: `) ? r.error.message.slice(r.target.length + 2) : r.error.message}\n  → ${r.error.hint}`);
       if (r.repair?.quarantine) ctx.print(`${r.target}: the damaged file is in ${r.repair.quarantine}`);
       for (const n of r.repair?.details.notes ?? []) ctx.print(`${r.target}: ${n}`);
     }
