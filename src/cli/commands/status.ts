@@ -33,6 +33,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   ]);
   ctx.print(table(['TARGET', 'ENGINE', 'STATUS', 'LAST VALID BACKUP', 'SIZE', 'BACKUPS', 'LAST CHECK', 'NEXT BACKUP'], rows));
   for (const t of r.targets) {
+    ctx.print(`${t.target}: last proven restorable ${t.lastVerified ? `${when(t.lastVerified)} (${formatAge(new Date(t.lastVerified))})` : 'never (no verify or restore drill yet)'}; next drill ${when(t.nextVerify)}`);
     if (t.lastFailure) ctx.print(`${t.target}: last failure ${when(t.lastFailure.at)} (${t.lastFailure.kind}): ${t.lastFailure.message ?? t.lastFailure.code}`);
     if (!t.fresh) ctx.print(`${t.target}: ${t.lastBackup ? `the newest valid backup is older than ${span(t.staleAfterSeconds)} (2 schedule periods)` : 'no valid backup'}: run dbguard backup ${t.target}`);
     for (const w of t.warnings) ctx.print(`${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}`);
