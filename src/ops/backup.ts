@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Config } from '../config/load';
-import { DbguardError, errorMessage, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { BusyError, DbguardError, errorMessage, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
 import { runWorker, WorkerFailed } from '../engines/duckdb/client';
@@ -13,11 +13,13 @@ import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../
 import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { readFileHeader } from '../engines/duckdb/header';
-import { fileFindings } from './check';
 import { schemaRules } from './health';
 import { schemaFindings, schemaRefusal } from './schema-findings';
 import { objectName } from '../core/schema-baseline';
 import { applyRetention, removalError, type RemovalFailure } from './prune';
+import { writeLockHolder } from '../engines/duckdb/holder';
+import { liveSnapshot, windowsBusy, type LiveSnapshot } from '../engines/duckdb/live-snapshot';
+import { stableFileFindings } from './live-check';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
 import { dbguardVersion } from './version';
@@ -34,6 +36,8 @@ export interface BackupOptions {
   allowDamaged?: boolean;
   /** How long to wait for a busy database or target lock (ms); 0 fails at once with exit 5. */
   waitMs?: number;
+  /** False: a database held by another process exits 5 instead of being copied live. Default: config `targets.<name>.live`. */
+  live?: boolean;
   clock?: Clock;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
@@ -57,6 +61,15 @@ export interface BackupResult {
   /** Temporary files of an earlier, killed run that were cleaned up. */
   cleaned: string[];
   walIncluded: boolean;
+  /** How the copy was made consistent: under DuckDB's shared lock, or live (fenced copy of a held file). */
+  consistency: 'locked' | 'live';
+  /** Copies taken until one held (always 1 for locked). */
+  attempts: number;
+  /** Why earlier live copies were discarded, oldest first. */
+  retries: string[];
+  headerIteration?: number;
+  /** How long the source's shared lock was held (locked backups). */
+  lockHeldMs?: number;
   lockTakenOverFrom?: LockInfo;
   /**
    * Set when the backup was published but removing old ones failed: the
@@ -76,14 +89,14 @@ function workerError(err: unknown, target: string, file: string): Error {
   if (!(err instanceof WorkerFailed)) return err as Error;
   const f = err.failure;
   // Ctrl-C on a terminal signals the whole process group: the worker dies of it too.
-  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`);
+  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`).because(err);
   if (f.kind === 'lock') {
-    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write');
+    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write').because(err);
   }
   // A full disk while copying or checkpointing the copy is the backup folder's problem, never the source's.
   const notRun = notRunError(err, `backing up ${target} (${file})`);
   if (notRun) return notRun;
-  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`);
+  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`).because(err);
 }
 
 function freeBytes(dir: string): number {
@@ -145,8 +158,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     }
   };
 
-  repo.ensureDir();
-  const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal);
+  const folder = repo.ensureDir();
+  if (folder.warning) log.warn({ target, backupDir: repo.dir }, folder.warning);
+  const waiting = (err: BusyError, delayMs: number) => log.info({ target, delayMs, reason: err.message }, 'busy; waiting before the next try (--wait)');
+  const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'backup'), waitMs, opts.signal, waiting);
   if (lock.tookOverFrom) log.warn({ target, stale: lock.tookOverFrom }, 'took over a stale lock of a dead process');
   let tmp: string | undefined;
   let manifestWritten: string | undefined;
@@ -158,7 +173,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // Preflight without DuckDB: the file and its header. The catalog is read by
     // the snapshot itself, under the same lock as the copy.
     await timed('preflight', () => {
-      const pre = fileFindings(target, source);
+      // read twice on a finding: a checkpoint of the service may be writing a header right now
+      const pre = stableFileFindings(target, source);
+      const unreadable = pre.findings.find((f) => f.code === 'unreadable');
+      if (unreadable) { const busy = windowsBusy(source, unreadable.message); if (busy) throw busy; }
       const damage = pre.findings.filter((f) => f.severity === 'error').map((f) => f.message);
       if (damage.length && (pre.stop || !opts.allowDamaged)) throw refuse(target, damage);
       const walBytes = fs.existsSync(`${source}.wal`) ? fs.statSync(`${source}.wal`).size : 0;
@@ -179,13 +197,27 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       fs.rmSync(tmpFile, { force: true });
       fs.rmSync(`${tmpFile}.wal`, { force: true });
     };
-    const snap = await timed('snapshot', () =>
-      retryWhileBusy(
-        () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); }),
-        waitMs,
-        opts.signal,
-      ),
-    );
+    const locked = () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); });
+    const liveAllowed = opts.live ?? config.targets[target]!.live !== 'never';
+    let live: LiveSnapshot | undefined;
+    const goLive = async (holder: string) => {
+      log.info({ target, holder }, 'the database is held by another process; taking a live copy');
+      live = await liveSnapshot(target, source, tmpFile, { waitMs, signal: opts.signal, log, onProgress: progress, hashFile: (f) => sha256File(f, opts.signal) });
+      return live.snapshot;
+    };
+    const snap = await timed('snapshot', async () => {
+      if (!liveAllowed) return retryWhileBusy(locked, waitMs, opts.signal, waiting);
+      // held read-write by the service: copy it live instead of waiting for it to stop
+      // (Linux lists the holder's lock, which saves a DuckDB worker that would only fail)
+      const pid = writeLockHolder(source);
+      if (pid !== undefined) return goLive(`PID ${pid}`);
+      try {
+        return await locked();
+      } catch (e) {
+        if (!(e instanceof BusyError)) throw e;
+        return goLive(e.message);
+      }
+    });
     phases.copy = snap.copyMs;
     const catalogDamage = [
       ...(snap.unreadable ?? []).map((u) => `table ${u.schema}.${u.table} cannot be read: ${u.error.message}`),
@@ -206,10 +238,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // back; as soon as the file is final, fsync and sha256 run beside that read.
     let fileFinal!: () => void;
     const final = new Promise<void>((resolve) => (fileFinal = resolve));
-    if (!snap.walCopied) fileFinal();
+    if (!snap.walCopied || live) fileFinal();
     const [validated, sha256] = await timed('validate', () =>
       Promise.all([
-        work<InspectResult & ScanResult>({ action: snap.walCopied ? 'finalize' : 'validate', file: tmpFile }, () => {}, (phase, d, total) => {
+        live ? live.validated : work<InspectResult & ScanResult>({ action: snap.walCopied ? 'finalize' : 'validate', file: tmpFile }, () => {}, (phase, d, total) => {
           if (phase === 'checkpointed') fileFinal();
           else progress(phase, d, total);
         }).catch((e) => { throw workerError(e, target, tmpFile); }),
@@ -217,7 +249,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
           if (fs.existsSync(`${tmpFile}.wal`)) throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
           const t0 = Date.now();
           const [hash] = await Promise.all([
-            sha256File(tmpFile, opts.signal).finally(() => (phases.hash = Date.now() - t0)),
+            (live ? Promise.resolve(live.sha256) : sha256File(tmpFile, opts.signal)).finally(() => (phases.hash = Date.now() - t0)),
             fsyncFile(tmpFile, 0o600).finally(() => (phases.fsync = Date.now() - t0)),
           ]);
           return hash;
@@ -255,6 +287,10 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         phases: { ...phases },
         walIncluded: snap.walCopied,
         ...(schemaLost.length ? { schemaLost } : {}),
+        consistency: live ? 'live' : 'locked',
+        headerIteration: live?.iteration,
+        attempts: live?.attempts ?? 1,
+        ...(live ? {} : { lockHeldMs: snap.lockHeldMs }),
         host: os.hostname(),
         dbguardVersion: dbguardVersion(),
       };
@@ -294,6 +330,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       durationMs: Date.now() - started,
       phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError, rotationFailed,
       ...(schemaLost.length ? { schemaLost } : {}),
+      consistency: live ? 'live' : 'locked', attempts: live?.attempts ?? 1, retries: live?.retries ?? [], headerIteration: live?.iteration, lockHeldMs: live ? undefined : snap.lockHeldMs,
     };
   } catch (err) {
     if (tmp) {
@@ -305,7 +342,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // worker died first, give dbguard's own signal handler a moment to run, so an
     // interruption is reported as one (130) and never as a damaged database (4).
     if (err instanceof IntegrityError && opts.signal && !opts.signal.aborted) await new Promise((r) => setTimeout(r, 200));
-    if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`);
+    if (opts.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError(`backup of ${target} interrupted`).because(err);
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, repo.dir, 'writing a backup in') ?? err;
   } finally {

@@ -7,6 +7,8 @@ import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb
 import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
 import { scrubBlocks, type ScrubResult } from '../engines/duckdb/scrub';
 import { CouldNotCheckError, errorMessage, InterruptedError, storageErrorFrom } from '../core/errors';
+import { programOf, writeLockHolder } from '../engines/duckdb/holder';
+import { liveCheck, type LiveCheckInfo, type LiveCheckOptions } from './live-check';
 import type { ProgressFn } from './progress';
 import { schemaFindings, type SchemaRules } from './schema-findings';
 import type { ExpectedObject, SchemaObject } from '../core/schema-baseline';
@@ -19,6 +21,8 @@ export interface CheckOptions extends SchemaRules {
   onProgress?: ProgressFn;
   /** Aborting kills the DuckDB worker; the result is then meaningless and the caller must discard it. */
   signal?: AbortSignal;
+  /** Check a database held by another process live (see liveCheck) instead of returning `busy`. */
+  live?: LiveCheckOptions;
 }
 
 export interface TableStatus extends TableCount {
@@ -33,6 +37,8 @@ export interface TargetCheck {
   tables: TableStatus[];
   /** Set when another process holds the file read-write; nothing could be checked. */
   busy?: { pid?: number; exe?: string; message: string };
+  /** Set when the database was held by another process and checked live: what that covered. */
+  live?: LiveCheckInfo;
   storageVersion?: number;
   library?: string;
   bytes?: number;
@@ -115,6 +121,13 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   if (pre.stop) return done();
   const header = pre.header!;
 
+  // Linux lists the lock of a process holding the file read-write: check it live at once
+  const holder = opts.live ? writeLockHolder(file) : undefined;
+  if (holder !== undefined) {
+    await liveCheck(result, { pid: holder, exe: programOf(holder) }, opts.live!, opts, (copy) => checkDatabase(target, copy, { ...opts, live: undefined }));
+    return done();
+  }
+
   const walPresent = fs.existsSync(`${file}.wal`);
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });
   const scanning = opts.quick
@@ -149,7 +162,9 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     }
     const f = e instanceof WorkerFailed ? e.failure : { kind: 'other' as const, message: String(e) };
     if (f.kind === 'lock') {
-      result.busy = { pid: f.pid, exe: f.exe, message: f.message };
+      // what the scrub read of a file another process writes says nothing; a live check judges it
+      if (opts.live) await liveCheck(result, { pid: f.pid, exe: f.exe }, opts.live, opts, (copy) => checkDatabase(target, copy, { ...opts, live: undefined }));
+      else result.busy = { pid: f.pid, exe: f.exe, message: f.message };
       return done();
     }
     result.findings.push(failureFinding(file, target, f, walPresent));

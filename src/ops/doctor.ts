@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, type Config, type LoadOptions } from '../config/load';
 import { errorMessage } from '../core/errors';
+import { ExitCode } from '../core/exit-codes';
 import { runWorker } from '../engines/duckdb/client';
 
 export interface DoctorItem {
@@ -11,11 +12,22 @@ export interface DoctorItem {
   severity: 'error' | 'warning' | 'ok';
   detail: string;
   fix: string;
+  /** What a failure of this check is: the setup (config, Node, DuckDB binding) or the disk (paths, permissions, space). */
+  kind: 'config' | 'storage';
 }
 
 export interface DoctorReport {
   ok: boolean;
   items: DoctorItem[];
+  /** 0 when every check passes; 3 when a config/setup check fails; otherwise 6 when a path, permission or disk-space check fails. */
+  exitCode: number;
+}
+
+/** The exit code of a doctor run: a failed check is never "a bug" (1). */
+function exitCodeOf(items: DoctorItem[]): number {
+  const failed = items.filter((i) => !i.ok);
+  if (!failed.length) return ExitCode.ok;
+  return failed.some((i) => i.kind === 'config') ? ExitCode.config : ExitCode.storage;
 }
 
 /** The nearest existing folder at or above `p` (where a missing folder would be created). */
@@ -40,7 +52,7 @@ const canRead = (p: string) => { try { fs.accessSync(p, fs.constants.R_OK); retu
 export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
   const items: DoctorItem[] = [];
   const add = (check: string, ok: boolean, detail: string, fix = '', warning = false) =>
-    items.push({ check, ok: ok || warning, severity: ok ? 'ok' : warning ? 'warning' : 'error', detail, fix: ok ? '' : fix });
+    items.push({ check, ok: ok || warning, severity: ok ? 'ok' : warning ? 'warning' : 'error', detail, fix: ok ? '' : fix, kind: ['node', 'duckdb', 'config'].includes(check) ? 'config' : 'storage' });
 
   const major = Number(process.versions.node.split('.')[0]);
   add('node', major >= 20, `Node.js ${process.versions.node}`, 'install Node.js 20 or newer');
@@ -56,7 +68,7 @@ export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
     add('config', true, config.file ? `${config.file} is valid` : 'no config file; using the embedded defaults');
   } catch (err) {
     add('config', false, errorMessage(err), (err as { hint?: string }).hint ?? 'fix the config');
-    return { ok: false, items };
+    return { ok: false, items, exitCode: exitCodeOf(items) };
   }
 
   let largest = 0;
@@ -90,5 +102,5 @@ export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
   } catch (err) {
     add('disk space', false, `cannot measure free space of ${backupBase}: ${errorMessage(err)}`, 'check that the backup folder is on a mounted disk', true);
   }
-  return { ok: items.every((i) => i.ok), items };
+  return { ok: items.every((i) => i.ok), items, exitCode: exitCodeOf(items) };
 }

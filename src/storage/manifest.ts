@@ -30,6 +30,14 @@ export interface Manifest {
   walIncluded?: boolean;
   /** Tables and sequences the source had lost when this copy was made (`backup --allow-damaged`). */
   schemaLost?: string[];
+  /** "locked": copied under DuckDB's shared lock; "live": a fenced copy of a file another process held read-write. */
+  consistency?: 'locked' | 'live';
+  /** The active database header iteration the copy was fenced by (live) or taken at (locked). */
+  headerIteration?: number;
+  /** Copies taken until one held its fence and passed validation (1 for locked). */
+  attempts?: number;
+  /** How long the source's shared lock was held (locked backups only). */
+  lockHeldMs?: number;
   host?: string;
   dbguardVersion?: string;
   verifiedAt?: string;

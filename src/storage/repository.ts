@@ -51,24 +51,33 @@ export class BackupRepository {
   constructor(readonly dir: string) {}
 
   /**
-   * Creates the folder (mode 0700) and any missing parents if needed.
-   * Throws StorageError (exit 6) naming the folder when it cannot be created
-   * or written.
+   * Creates the folder (mode 0700) and any missing parents if needed; an
+   * existing folder keeps its mode (it may be shared on purpose). Returns a
+   * warning when an existing folder is open to group or others. Throws
+   * StorageError (exit 6) naming the folder when it cannot be created or written.
    */
-  ensureDir(): void {
+  ensureDir(): { created: boolean; warning?: string } {
+    let created = false;
     try {
-      mkdirParents(this.dir, 0o700);
-      if ((fs.statSync(this.dir).mode & 0o777) !== 0o700) fs.chmodSync(this.dir, 0o700);
+      created = mkdirParents(this.dir, 0o700);
+      // mkdir's mode is masked by the umask: make a folder we created exactly 0700
+      if (created) fs.chmodSync(this.dir, 0o700);
       fs.accessSync(this.dir, fs.constants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint = `set backupDir in the config (or DBGUARD_BACKUP_DIR) to a folder the user running dbguard can create and write`;
       if (code === 'ENOTDIR' || code === 'EEXIST') {
-        throw new StorageError(`backup folder ${this.dir} cannot be created: ${(err as NodeJS.ErrnoException).path ?? 'a part of that path'} is a file, not a folder`, hint, 'bad-path');
+        throw new StorageError(`backup folder ${this.dir} cannot be created: ${(err as NodeJS.ErrnoException).path ?? 'a part of that path'} is a file, not a folder`, hint, 'bad-path').because(err);
       }
-      throw storageErrorFrom(err, this.dir, 'creating the backup folder') ??
-        new StorageError(`backup folder ${this.dir} cannot be created or written: ${(err as Error).message}`, hint);
+      const existed = !created && isDirectory(this.dir);
+      const action = existed ? 'writing to the backup folder' : 'creating the backup folder';
+      throw storageErrorFrom(err, this.dir, action) ??
+        new StorageError(`backup folder ${this.dir} cannot be ${existed ? 'written' : 'created or written'}: ${(err as Error).message}`, hint).because(err);
     }
+    if (created) return { created };
+    const mode = fs.statSync(this.dir).mode & 0o777;
+    if ((mode & 0o077) === 0) return { created };
+    return { created, warning: `backup folder ${this.dir} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); backups hold production data: chmod 700 ${this.dir} unless it is shared on purpose` };
   }
 
   fileOf(id: string): string {
@@ -167,8 +176,9 @@ export class BackupRepository {
  * `mkdir -p` that always terminates. Node 20's `mkdirSync(…, { recursive: true })`
  * loops forever when the kernel answers ENOENT for a folder whose parent
  * exists (e.g. under /proc). Creates each missing level in turn, with `mode`.
+ * Returns true when it created `dir` itself.
  */
-function mkdirParents(dir: string, mode: number): void {
+function mkdirParents(dir: string, mode: number): boolean {
   const missing: string[] = [];
   let cur = path.resolve(dir);
   for (;;) {
@@ -191,6 +201,11 @@ function mkdirParents(dir: string, mode: number): void {
       fs.mkdirSync(d, { mode });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw err;
+      // another process made it first: then it is not ours to chmod
+      if (d === missing[missing.length - 1]) return false;
     }
   }
+  return missing.length > 0;
 }
+
+const isDirectory = (p: string) => { try { return fs.statSync(p).isDirectory(); } catch { return false; } };
