@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BusyError, CouldNotCheckError, IntegrityError } from '../src/core/errors';
 import { ExitCode } from '../src/core/exit-codes';
+import { EngineFailed } from '../src/engines/engine';
 import { gdbmEngine, gdbmBackupExtension } from '../src/engines/gdbm';
+import { detectFile, engineNamed } from '../src/engines/registry';
 import { checkGdbmFile } from '../src/engines/gdbm/check';
 import { classifyGdbmBytes, readGdbmKind } from '../src/engines/gdbm/magic';
 import { createEmptyGdbm, recoverCopy } from '../src/engines/gdbm/recover';
@@ -39,7 +41,8 @@ describe('detection', () => {
   test('backups keep the source extension, else .gdbm; no side files', () => {
     expect(gdbmBackupExtension('/data/flower.db')).toBe('.db');
     expect(gdbmBackupExtension('/data/flower')).toBe('.gdbm');
-    expect(gdbmEngine.sideFiles(file)).toEqual([]);
+    expect(gdbmEngine.isSideFile('flower.db', 'flower.db-wal')).toBe(false);
+    expect(gdbmBackupExtension('/data/flower.GDBM')).toBe('.gdbm');
   });
 });
 
@@ -98,7 +101,10 @@ describe('check', () => {
       expect(e).toBeInstanceOf(CouldNotCheckError);
       expect(e.exitCode).toBe(ExitCode.storage);
       expect(e.hint).toContain('apt-get install gdbmtool');
-      expect(gdbmEngine.requirement()).toMatchObject({ ok: false, fix: expect.stringContaining('apt-get install gdbmtool') });
+      expect(await gdbmEngine.doctor()).toEqual([expect.objectContaining({ ok: false, hint: expect.stringContaining('apt-get install gdbmtool') })]);
+      const viaEngine = await gdbmEngine.inspect(file).catch((x) => x);
+      expect(viaEngine).toBeInstanceOf(EngineFailed);
+      expect(viaEngine.failure).toMatchObject({ kind: 'not-started', message: expect.stringContaining('apt-get install gdbmtool') });
     } finally {
       delete process.env.DBGUARD_GDBMTOOL;
     }
@@ -185,5 +191,76 @@ describe('recover and recreate', () => {
     expect(gdbmCount(dest)).toBe(0);
     expect((await checkGdbmFile(dest, 'flower')).findings).toEqual([]);
     await expect(createEmptyGdbm(dest)).rejects.toThrow('already exists');
+  });
+});
+
+describe('through the Engine interface', () => {
+  test('registered as "gdbm" and detected from the file', () => {
+    expect(engineNamed('gdbm')).toBe(gdbmEngine);
+    expect(detectFile(file)).toBe(gdbmEngine);
+    fs.writeFileSync(path.join(t.dir, 'text.db'), 'corrupted data');
+    expect(detectFile(path.join(t.dir, 'text.db'))).toBeUndefined();
+  });
+
+  test('readHeader stops on an empty or text file and names it', () => {
+    fs.writeFileSync(file, 'corrupted data');
+    expect(gdbmEngine.readHeader(file, 'flower')).toMatchObject({ stop: true, findings: [expect.objectContaining({ code: 'not-gdbm' })] });
+    fs.writeFileSync(file, '');
+    expect(gdbmEngine.readHeader(file, 'flower')).toMatchObject({ stop: true, findings: [expect.objectContaining({ code: 'empty-file' })] });
+  });
+
+  test('copy, validate and stamp: the pseudo-table keys holds the key count at copy time', async () => {
+    const dest = path.join(t.dir, 'copy.db');
+    const made = await gdbmEngine.copy(file, dest, { target: 'flower', waitMs: 0, live: true });
+    expect(made).toMatchObject({ consistency: 'locked', sideFilesCopied: false, catalog: { tables: [{ schema: 'main', name: 'keys', rows: 300 }] } });
+    const v = await gdbmEngine.validate(dest, made);
+    expect(v.tables).toEqual([{ schema: 'main', name: 'keys', rows: 300 }]);
+    expect(gdbmEngine.stamp(dest, v)).toEqual({ name: 'gdbm', library: expect.stringMatching(/^gdbmtool 1\.\d+/), storageVersion: null });
+    createGdbm(dest, 1, { start: 1000 });
+    await expect(gdbmEngine.validate(dest, made)).rejects.toThrow('the source had 300');
+  });
+
+  test('copy waits for a writer (--wait) and copies once it closed the file', async () => {
+    const held = await holdForWriting(file);
+    const dest = path.join(t.dir, 'copy.db');
+    await expect(gdbmEngine.copy(file, dest, { target: 'flower', waitMs: 0, live: true })).rejects.toBeInstanceOf(BusyError);
+    const copying = gdbmEngine.copy(file, dest, { target: 'flower', waitMs: 30000, live: true });
+    const released = held.release();
+    const made = await copying;
+    await released;
+    expect(made.catalog.tables[0]!.rows).toBe(300);
+  });
+
+  test('scan of a damaged file reports the unreadable keys as the table error; failureFinding of needs-recovery', async () => {
+    writeOver(file, 'corrupted data '.repeat(40), 8200);
+    const s = await gdbmEngine.scan(file);
+    expect(s.tables[0]!.error?.kind).toBe('corrupt');
+    expect(s.tables[0]!.rows).toBeLessThan(300);
+    expect(gdbmEngine.failureFinding(file, 'flower', { kind: 'needs-recovery', message: 'Database needs recovery' })).toMatchObject({ code: 'gdbm-needs-recovery', hint: expect.stringContaining('dbguard repair flower') });
+  });
+
+  test('salvage of a file that needs recovery is lossless; of a truncated one says what was lost', async () => {
+    await killWriterMidStore(file);
+    const r = await gdbmEngine.salvage(file, path.join(t.dir, 'salvaged.db'));
+    expect(r.lossless).toBe(true);
+    expect(r.tables[0]!.copiedRows).toBeGreaterThanOrEqual(300);
+    createGdbm(path.join(t.dir, 'other.db'), 300);
+    fs.truncateSync(path.join(t.dir, 'other.db'), 9000);
+    const cut = await gdbmEngine.salvage(path.join(t.dir, 'other.db'), path.join(t.dir, 'salvaged2.db'));
+    expect(cut.lossless).toBe(false);
+    expect(cut.tables[0]!.lost[0]!.reason).toContain('gdbmtool recover');
+  });
+
+  test('recreate makes an empty database; probeBusy sees a writer', async () => {
+    const dest = path.join(t.dir, 'fresh.db');
+    await gdbmEngine.recreate(dest, '');
+    expect(gdbmCount(dest)).toBe(0);
+    expect(await gdbmEngine.probeBusy(file)).toBeUndefined();
+    const held = await holdForWriting(file);
+    try {
+      expect(await gdbmEngine.probeBusy(file)).toMatchObject({ message: expect.stringContaining('open for writing') });
+    } finally {
+      await held.release();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { loadConfig, type Config, type LoadOptions } from '../config/load';
 import { errorMessage } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { runWorker } from '../engines/duckdb/client';
+import { detectFile, engines } from '../engines/registry';
 
 export interface DoctorItem {
   check: string;
@@ -69,6 +70,13 @@ export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
   } catch (err) {
     add('config', false, errorMessage(err), (err as { hint?: string }).hint ?? 'fix the config');
     return { ok: false, items, exitCode: exitCodeOf(items) };
+  }
+
+  // the tools of the other engines matter only where a target uses them (a DuckDB-only setup needs no gdbmtool)
+  const used = new Set(Object.values(config.targets).map((t) => (t as { engine?: string }).engine ?? detectFile(t.path)?.name));
+  for (const engine of engines()) {
+    if (engine.name === 'duckdb' || !used.has(engine.name)) continue;
+    for (const c of await engine.doctor()) items.push({ check: c.name, ok: c.ok, severity: c.ok ? 'ok' : 'error', detail: c.detail, fix: c.ok ? '' : c.hint ?? '', kind: 'config' });
   }
 
   let largest = 0;
