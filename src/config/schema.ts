@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validateCron } from '../core/schedule';
+import { engineChoices, engineNames } from '../engines/registry';
 
 /** A whole number ≥ min with an operator-readable message. */
 const whole = (min: number, what = 'a whole number') =>
@@ -48,6 +49,8 @@ const targetSchema = z.strictObject({
   schema: nonEmpty('the path of a SQL file with the schema').optional(),
   /** "auto" (the default): a database held by another process is backed up by a live copy; "never": such a backup exits 5. */
   live: z.enum(['auto', 'never'], { error: 'must be "auto" (live copy when the file is held) or "never" (exit 5 when it is held)' }).optional(),
+  /** The file format (engines/registry.ts); without it the engine is detected from the file (ops/engine-of.ts). */
+  engine: z.enum(engineNames(), { error: `must be ${engineChoices()} (leave it out to detect the format from the file)` }).optional(),
 }, { error: 'must be an object with at least "path"' });
 
 const retentionSchema = z.strictObject({

@@ -322,9 +322,12 @@ export interface Engine {
 
   /**
    * Salvages what can be read of `damaged` into a new database at `dest`
-   * (every table whose schema reads, range by range). Never writes `damaged`.
+   * (every table whose schema reads, range by range). `damaged` is a copy in
+   * quarantine, with its side files beside it; the engine may write helper
+   * files in that folder (e.g. the database without a WAL that cannot be
+   * replayed, then `sideFilesLeftOut`). Never writes `damaged` itself.
    * Resolves a report saying what was lost; rejects with EngineFailed when
-   * nothing could be salvaged.
+   * nothing could be salvaged, leaving nothing at `dest`.
    */
   salvage(damaged: string, dest: string, opts?: RunOptions): Promise<SalvageReport>;
 
@@ -343,6 +346,17 @@ export interface Engine {
 
 /** Failure kinds that say nothing about the file: the operation could not run (DESIGN.md §5, invariant 9). */
 export const NOT_RUN_KINDS: readonly FailureKind[] = ['disk-full', 'storage', 'no-memory', 'not-started'];
+
+/**
+ * The one rule for "the check could not run" (DESIGN.md §5, invariant 9): a
+ * full disk, a file-system error of the machine, no memory, a worker that
+ * could not be forked or was killed (SIGKILL: the OOM killer, or an abort).
+ * Such a failure says nothing about the file; callers must not report it as
+ * damage nor act on it. Pure.
+ */
+export function couldNotRun(f: EngineFailure): boolean {
+  return NOT_RUN_KINDS.includes(f.kind) || (f.kind === 'crash' && f.signal === 'SIGKILL');
+}
 
 /** Default chunk size of the dedup store for formats without pages. */
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;

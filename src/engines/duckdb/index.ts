@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { BusyError, inUseError } from '../../core/errors';
 import { retryWhileBusy } from '../../core/retry';
 import type { Finding } from '../../core/types';
 import {
-  DEFAULT_CHUNK_BYTES, EngineFailed, type CopyOptions, type CopyResult, type Engine, type EngineFailure, type FullRead,
+  couldNotRun, DEFAULT_CHUNK_BYTES, EngineFailed, type CopyOptions, type CopyResult, type Engine, type EngineFailure, type FullRead,
   type HeaderReport, type Inspection, type RunOptions,
 } from '../engine';
 import { runWorker } from './client';
@@ -133,9 +134,10 @@ export const duckdbEngine: Engine = {
 
   async copy(source, dest, opts) {
     const locked = () => lockedCopy(source, dest, opts);
-    if (!opts.live) return retryWhileBusy(locked, opts.waitMs, opts.signal);
+    const waiting = (err: BusyError, delayMs: number) => opts.log?.info({ target: opts.target, delayMs, reason: err.message }, 'busy; waiting before the next try (--wait)');
+    if (!opts.live) return retryWhileBusy(locked, opts.waitMs, opts.signal, waiting);
     const goLive = async (holder: string): Promise<CopyResult> => {
-      opts.log?.info({ source, holder }, 'the database is held by another process; taking a live copy');
+      opts.log?.info({ target: opts.target, holder }, 'the database is held by another process; taking a live copy');
       const live = await liveSnapshot(opts.target, source, dest, { waitMs: opts.waitMs, signal: opts.signal, log: opts.log, onProgress: opts.onProgress, hashFile: opts.hashFile });
       const { walCopied, ...snap } = live.snapshot;
       return { ...snap, sideFilesCopied: walCopied, consistency: 'live', attempts: live.attempts, retries: live.retries, iteration: live.iteration, validated: live.validated, sha256: live.sha256 };
@@ -168,7 +170,28 @@ export const duckdbEngine: Engine = {
   stamp: (copy, validated) => ({ name: 'duckdb', library: validated.library, storageVersion: readFileHeader(copy).storageVersion ?? null }),
 
   async salvage(damaged, dest, opts = {}) {
-    return runWorker<SalvageReport>({ action: 'salvage', file: damaged, dest }, opts);
+    const attempt = async (src: string) => {
+      fs.rmSync(dest, { force: true });
+      fs.rmSync(`${dest}.wal`, { force: true });
+      return runWorker<SalvageReport>({ action: 'salvage', file: src, dest }, opts);
+    };
+    try {
+      return { ...(await attempt(damaged)), sideFilesLeftOut: false };
+    } catch (err) {
+      // A foreign or stale WAL makes the open fail; the main file may be intact without it.
+      const retry = err instanceof EngineFailed && !couldNotRun(err.failure) && fs.existsSync(`${damaged}.wal`);
+      if (!retry) { fs.rmSync(dest, { force: true }); throw err; }
+      const bare = path.join(path.dirname(damaged), `${path.basename(damaged, '.duckdb')}.without-wal.duckdb`);
+      try {
+        fs.copyFileSync(damaged, bare);
+        return { ...(await attempt(bare)), sideFilesLeftOut: true };
+      } catch (err2) {
+        fs.rmSync(dest, { force: true });
+        throw err2;
+      } finally {
+        fs.rmSync(bare, { force: true });
+      }
+    }
   },
 
   async ddl(file) {

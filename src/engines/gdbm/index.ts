@@ -131,6 +131,11 @@ export const gdbmEngine: Engine = {
     const r = await tool(() => recoverCopy(damaged, dest, opts.signal));
     if (!r.recovery) throw failed(r.failure!);
     const rec = r.recovery;
+    if (rec.keys === 0 && !rec.complete) {
+      // nothing came back: a restore or a loud recreate must decide, not an "empty salvage"
+      fs.rmSync(dest, { force: true });
+      throw new EngineFailed({ kind: 'corrupt', message: `gdbmtool recover brought back no key of ${damaged} (${rec.summary})` });
+    }
     const lostRows = Math.max(rec.failedKeys, before.keys !== undefined ? before.keys - rec.keys : 0);
     return {
       tables: [{
