@@ -155,6 +155,9 @@ export const gdbmEngine: Engine = {
     await tool(() => createEmptyGdbm(dest, { signal: opts.signal }));
   },
 
+  // Flower (and shelve users) start from an empty file: repair's last resort, reported loudly
+  recreatesEmpty: true,
+
   async doctor() {
     const version = gdbmtoolVersion();
     return version
