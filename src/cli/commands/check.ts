@@ -4,6 +4,8 @@ import type { TargetCheck } from '../../ops/check';
 import type { CliContext } from '../context';
 import { formatBytes, formatCount, formatDuration, table } from '../format';
 import { progressBar } from '../progress-bar';
+import { recorded } from '../runs';
+import { selectTargets } from '../../config/targets';
 import { printFindings } from './findings-view';
 
 /** `dbguard check <targets> [--quick]`: exit 0 healthy, 4 damaged or missing, 5 busy. */
@@ -11,7 +13,17 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
   let results: TargetCheck[];
   try {
-    results = await checkTargets(ctx.config(), selector, { quick: opts.quick, full: opts.full, onProgress: bar.onProgress, env: ctx.env });
+    const names = selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
+    results = await recorded(ctx, 'check', names, () => checkTargets(ctx.config(), selector, { quick: opts.quick, full: opts.full, onProgress: bar.onProgress, env: ctx.env }), (all, target) => {
+      const r = all.find((x) => x.target === target);
+      if (!r) return { ok: false, error: { code: 'internal', exitCode: ExitCode.internal, message: `no check result for ${target}` } };
+      const findings = r.findings.map((f) => f.code);
+      const rows = r.tables.reduce((n, t) => n + (t.rows ?? 0), 0);
+      if (r.busy) return { ok: false, error: { code: 'busy', exitCode: ExitCode.busy, message: `${r.path} is in use by PID ${r.busy.pid ?? '?'}; nothing was checked` } };
+      if (r.ok) return { ok: true, outcome: { healthy: true, findings, rows } };
+      const message = r.findings.filter((f) => f.severity === 'error').map((f) => f.message).join('; ');
+      return { ok: false, damage: message, error: { code: 'damaged', exitCode: ExitCode.integrity, message: `${target} is damaged: ${message}` }, outcome: { healthy: false, findings } };
+    });
   } finally {
     bar.stop();
   }
@@ -20,7 +32,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ctx.printJson({
       ok,
       targets: results.map((r) => ({
-        target: r.target, path: r.path, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
+        target: r.target, path: r.path, engine: r.engine ?? null, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
         durationMs: r.durationMs, findings: r.findings, tables: r.tables, live: r.live ?? null,
       })),
     });
