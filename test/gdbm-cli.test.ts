@@ -33,8 +33,11 @@ afterEach(() => { spawned.killAll(); t.cleanup(); });
 
 test('check, backup, list, verify: a .db backup with a gdbm manifest, the source unchanged', () => {
   const before = sha256(db);
+  const plain = cli('check', 'flower');
+  expect(plain.stdout).toMatch(/healthy {2}full read in /); // GDBM has no block checksums to scrub
   const c = cli('check', 'flower', '--json');
   expect(c.code).toBe(0);
+  expect(c.json.targets[0].engine ?? 'gdbm').toBe('gdbm');
   expect(c.json.targets[0].tables).toEqual([{ schema: 'main', name: 'keys', rows: 200, status: 'ok' }]);
   const b = cli('backup', 'flower', '--json');
   expect(b.code).toBe(0);
