@@ -138,3 +138,17 @@ test('the daemon backs up a GDBM target on its schedule', async () => {
   const valid = repo.list('flower').filter((e) => e.status === 'valid');
   expect(gdbmCount(valid[0]!.file)).toBe(200);
 }, 60000);
+
+test('gdbmtool missing: check and repair exit 6 with the apt-get line, and repair moves nothing', () => {
+  const env = { DBGUARD_GDBMTOOL: path.join(t.dir, 'no-gdbmtool') };
+  const before = sha256(db);
+  const c = runCli(['check', 'flower'], { cwd: t.dir, env });
+  expect(c.code).toBe(6);
+  expect(c.stderr).toContain('gdbmtool is not installed');
+  expect(c.stderr).toContain('apt-get install gdbmtool');
+  const r = runCli(['repair', 'flower', '--yes'], { cwd: t.dir, env });
+  expect(r.code).toBe(6);
+  expect(r.stderr).toContain('apt-get install gdbmtool');
+  expect(sha256(db)).toBe(before);
+  expect(fs.existsSync(path.join(t.dir, 'backups', 'quarantine'))).toBe(false);
+});

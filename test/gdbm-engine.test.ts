@@ -104,7 +104,7 @@ describe('check', () => {
       expect(await gdbmEngine.doctor()).toEqual([expect.objectContaining({ ok: false, hint: expect.stringContaining('apt-get install gdbmtool') })]);
       const viaEngine = await gdbmEngine.inspect(file).catch((x) => x);
       expect(viaEngine).toBeInstanceOf(EngineFailed);
-      expect(viaEngine.failure).toMatchObject({ kind: 'not-started', message: expect.stringContaining('apt-get install gdbmtool') });
+      expect(viaEngine.failure).toMatchObject({ kind: 'not-started', message: expect.stringContaining('gdbmtool is not installed'), hint: expect.stringContaining('apt-get install gdbmtool') });
     } finally {
       delete process.env.DBGUARD_GDBMTOOL;
     }

@@ -59,6 +59,8 @@ export interface EngineFailure {
   errno?: string;
   /** For `crash`: the signal that ended the worker. */
   signal?: string;
+  /** What to do, when the engine knows better than the kind's default (e.g. "apt-get install gdbmtool" for `not-started`). */
+  hint?: string;
 }
 
 /** An engine operation failed, or its worker died. Every Engine method rejects with this for engine-side failures. */

@@ -31,7 +31,7 @@ async function tool<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof CouldNotCheckError && e.code === 'gdbmtool-missing') throw Object.assign(new EngineFailed({ kind: 'not-started', message: `${e.message}; install it: ${GDBMTOOL_INSTALL}` }), { cause: e });
+    if (e instanceof CouldNotCheckError && e.code === 'gdbmtool-missing') throw Object.assign(new EngineFailed({ kind: 'not-started', message: e.message, hint: e.hint }), { cause: e });
     throw e;
   }
 }
