@@ -48,7 +48,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
 
 function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
   const c = ctx.out;
-  const meta = [r.bytes !== undefined ? formatBytes(r.bytes) : '', r.library ? `DuckDB ${r.library}, storage ${r.storageVersion}` : ''].filter(Boolean).join(', ');
+  const meta = [r.bytes !== undefined ? formatBytes(r.bytes) : '', r.library ? `${(r.engine && engineNamed(r.engine)?.label) || r.engine || 'engine'} ${r.library}${r.storageVersion !== undefined ? `, storage ${r.storageVersion}` : ''}` : ''].filter(Boolean).join(', ');
   ctx.print(`${c.bold(r.target)}  ${r.path}${meta ? c.dim(`  (${meta})`) : ''}`);
   if (r.busy) {
     ctx.print(`  ${c.yellow('BUSY')}  in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'unknown program'}); nothing was checked`);
