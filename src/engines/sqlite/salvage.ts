@@ -78,7 +78,11 @@ function copyRowidTable(src: Database.Database, dest: Database.Database, name: s
       continue;
     }
     const next = skipDamage(select, last);
-    result.lostRowids.push([last + 1, next === undefined ? MAX_ROWID : next - 1]);
+    // the first row readable from `next` bounds the loss: rowids below it past the damage are gone
+    // (a damaged leaf can also be stepped over without an error, so `next` alone would understate it)
+    const first = next === undefined ? undefined : readFrom(select, next, 1).rows[0];
+    const end = first ? Number(first[0]) - 1 : MAX_ROWID;
+    result.lostRowids.push([last + 1, end]);
     if (next === undefined) return result;
     lo = next;
   }
