@@ -12,6 +12,9 @@
  *      peak RSS of the dbguard process                                  goal < 300 MiB
  *   4. a scheduled backup (dbguard daemon) ÷ the same backup by the CLI goal ≤ 1.05
  *      idle daemon RSS after 60 s with 10 targets (BENCH_IDLE_S)        goal ≤ 100 MiB
+ *   5. live backup (a writer holds the file and commits) ÷ locked backup goal ≤ 1.3
+ *      writer commit latency p99 during live backups ÷ without          goal ≤ 2
+ *      attempts per live backup (BENCH_LIVE_RUNS live backups, default 10)
  *
  * Every timing is the median of 3 runs, warm cache (the file is read once
  * before timing; dropping the page cache needs root). Pending writes are
@@ -29,6 +32,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { run, killCurrent } = require('./bench/proc');
 const daemonBench = require('./bench/daemon');
+const liveBench = require('./bench/live');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -237,6 +241,9 @@ async function main() {
   const scheduled = await daemonBench.scheduledBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, log });
   const idleSeconds = Number(process.env.BENCH_IDLE_S ?? 60);
   const idle = await daemonBench.idleMemory({ node: NODE, cli: CLI, dir: tmp, dist, idleSeconds, log });
+  // --- 5. live backup ---------------------------------------------------------
+  const liveRuns = Number(process.env.BENCH_LIVE_RUNS ?? 10);
+  const lv = await liveBench.liveBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, liveRuns, idleMs: 10000, log });
   const loadEnd = os.loadavg();
 
   // --- report ---------------------------------------------------------------
@@ -292,10 +299,20 @@ async function main() {
     `daemon run ${sec(mScheduled)} (its job history) ÷ CLI ${sec(mInternal)} (backups[0].durationMs), same file`);
   figure(`idle daemon RSS, 10 targets, ${idleSeconds} s`, mib(idle.idle.rss), '≤ 100 MiB', idle.idle.rss <= 100 * MiB,
     `VmRSS after ${idleSeconds} s idle (${mib(idle.afterCatchUp.rss)} right after the 10 catch-up backups; VmHWM ${mib(idle.idle.hwm)})`);
+  const mLive = median(lv.live);
+  const mLocked = median(lv.locked);
+  figure('live backup (writer running) ÷ locked', (mLive / mLocked).toFixed(2), '≤ 1.3', mLive / mLocked <= 1.3,
+    `live ${sec(mLive)} (${lv.live.length} of ${liveRuns} succeeded, ${lv.failures} exit 5) ÷ locked ${sec(mLocked)} (no writer)`);
+  const p99Idle = liveBench.pct(lv.latencyIdle, 99);
+  const p99Live = liveBench.pct(lv.latencyLive, 99);
+  figure('commit p99 during live backups ÷ without', (p99Live / p99Idle).toFixed(2), '≤ 2', p99Live / p99Idle <= 2,
+    `p99 ${p99Live.toFixed(1)} ms (p50 ${liveBench.pct(lv.latencyLive, 50).toFixed(1)} ms, ${lv.latencyLive.length} commits) vs p99 ${p99Idle.toFixed(1)} ms (p50 ${liveBench.pct(lv.latencyIdle, 50).toFixed(1)} ms, ${lv.latencyIdle.length} commits in 10 s) without`);
   out();
 
   const workerPeak = Math.max(...backupRss.map((r) => r.workerPeak));
   out('not goals, for context:');
+  out(`  live backup: the writer commits 200 transactions/s (transfers, appends, deletes, a 150,000-row append every 500, a CHECKPOINT every 150); the file grew from ${mib(lv.sizeBefore)} to ${mib(lv.sizeAfter)} during the live runs`);
+  out(`  attempts per live backup: ${lv.attempts.join(', ')} (mean ${(lv.attempts.reduce((a, b) => a + b, 0) / Math.max(1, lv.attempts.length)).toFixed(2)}); a retry means a checkpoint of the writer moved the fence during the copy`);
   out(`  backup peak RSS of one DuckDB worker (child process of dbguard): ${mib(workerPeak)}; ${backupRss.map((r) => r.workerCount).join('/')} workers seen per run; main + workers at once: ${mib(Math.max(...backupRss.map((r) => r.totalPeak)))}`);
   out(`  check peak RSS: dbguard main process ${mib(Math.max(...checkRss.map((r) => r.mainPeak)))}, one DuckDB worker ${mib(Math.max(...checkRss.map((r) => r.workerPeak)))}; the plain DuckDB full scan process: ${mib(Math.max(...scanRss.map((r) => r.mainPeak)))}`);
   out(`  check --quick (header, open, catalog, row counts, NULL primary keys; no full read, no scrub): ${sec(median(quick))}`);
@@ -322,6 +339,8 @@ async function main() {
   out(`  backup copy phase    ${runsOf(copyPhase)}`);
   out(`  backup (durationMs)  ${runsOf(backupInternal)}`);
   out(`  scheduled backup     ${runsOf(scheduled)}`);
+  out(`  locked (no writer)   ${runsOf(lv.locked)}`);
+  out(`  live (writer)        ${runsOf(lv.live)}`);
   out();
   out(`${goals.filter(Boolean).length} of ${goals.length} goals met.`);
   process.stdout.write(`${lines.join('\n')}\n`);

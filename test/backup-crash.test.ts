@@ -57,9 +57,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // Kill at moments measured from the start, then at two moments defined by what is on disk.
     const moments: (number | 'lock' | 'copying')[] = [...[0.3, 0.5, 0.7, 0.85, 0.95].map((m) => Math.round(m * wallMs)), 'lock', 'copying'];
     for (const moment of moments) {
+      // earlier kills left temporary files: 'copying' waits for one of this run's own
+      const leftBefore = new Set(tempFilesIn(p.backups));
       const run = startBackup(p.dir);
       if (moment === 'lock') await waitFor(() => fs.existsSync(lockFile) && readPid(lockFile) === run.child.pid);
-      else if (moment === 'copying') await waitFor(() => tempFilesIn(p.backups).length > 0, 20000, 2);
+      else if (moment === 'copying') await waitFor(() => readPid(lockFile) === run.child.pid && tempFilesIn(p.backups).some((f) => !leftBefore.has(f)), 20000, 2);
       else await sleep(moment);
       const r = await stop(run, 'SIGKILL');
       outcomes.push(`${moment}: ${r.code ?? r.signal}`);

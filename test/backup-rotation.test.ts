@@ -96,10 +96,10 @@ describe('refusals: a failed run leaves nothing behind and removes nothing', () 
   });
   afterAll(() => p.cleanup());
 
-  test('a source held read-write by another process: exit 5 naming the PID, no temporary file, nothing rotated', async () => {
+  test('--no-live, a source held read-write by another process: exit 5 naming the PID, no temporary file, nothing rotated', async () => {
     const holder = await holdDatabase(p.db);
     try {
-      const r = runCli(['backup', 'production', '--keep', '1', '--json'], { cwd: p.dir });
+      const r = runCli(['backup', 'production', '--no-live', '--keep', '1', '--json'], { cwd: p.dir });
       expect(r.code).toBe(5);
       expect(r.json.ok).toBe(false);
       expect(r.json.errors[0]).toMatchObject({ target: 'production', exitCode: 5 });
@@ -109,7 +109,7 @@ describe('refusals: a failed run leaves nothing behind and removes nothing', () 
       expect(err.error).toMatchObject({ exitCode: 5, message: expect.stringContaining(`PID ${holder.pid}`) });
       expect(filesIn(p.backups)).toEqual(before);
 
-      const human = runCli(['backup', 'production'], { cwd: p.dir });
+      const human = runCli(['backup', 'production', '--no-live'], { cwd: p.dir });
       expect(human.code).toBe(5);
       expect(human.stderr).toContain(`PID ${holder.pid}`);
       expect(human.stderr).toMatch(/--wait/);

@@ -326,21 +326,19 @@ describe('WAL files', () => {
 });
 
 describe('a file held read-write by another process', () => {
-  test('exit 5 and the message names the PID', async () => {
+  test('a live check (header and block scrub) that names the holder and says what it covered; the file is unchanged', async () => {
     const { dir, db } = setup();
     const holder = await holdDatabase(db);
     try {
       const before = fingerprint(db);
       const human = runCli(['check', 'production'], { cwd: dir });
       const json = runCli(['check', 'production', '--json', '--quick'], { cwd: dir });
-      expect(human.code).toBe(5);
-      expect(json.code).toBe(5);
+      expect(human.code).toBe(0);
+      expect(json.code).toBe(0);
       expect(hasStackTrace(human.stdout + human.stderr + json.stdout + json.stderr)).toBe(false);
-      expect(human.stdout).toContain(`in use by PID ${holder.pid}`);
-      expect(json.json.ok).toBe(false);
-      expect(json.json.targets[0].ok).toBe(false);
-      expect(json.json.targets[0].busy).toMatchObject({ pid: holder.pid });
-      expect(json.json.targets[0].busy.message).toContain('Conflicting lock');
+      expect(human.stdout).toContain(`held by PID ${holder.pid}`);
+      expect(human.stdout).toMatch(/live check.*block scrub of the live file/);
+      expect(json.json.targets[0]).toMatchObject({ ok: true, busy: null, live: { mode: 'scrub', holder: { pid: holder.pid } } });
       expect(fingerprint(db)).toBe(before);
     } finally {
       await release(holder);

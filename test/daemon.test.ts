@@ -112,7 +112,8 @@ describe('HTTP endpoints', () => {
   });
 
   test('no backup at all: the catch-up backs up each target at start; a target still without one is unhealthy (503)', async () => {
-    const site = await box.site({ retry: { ...RETRY, attempts: 1 } }, { backups: false });
+    // live: never keeps the old behaviour of a held database (busy); live copies are tested in live-daemon.test.ts
+    const site = await box.site({ retry: { ...RETRY, attempts: 1 }, targets: { production: { path: 'data/production.duckdb', live: 'never' }, staging: { path: 'data/staging.duckdb' } } }, { backups: false });
     holders.push(await holdDatabase(site.db('production')));
     const d = await daemons.start(site.config());
     const finished = (t: string) => site.history().find((r) => r.target === t && r.reason === 'catch-up' && ['succeeded', 'failed'].includes(r.state));
@@ -232,7 +233,7 @@ describe('HTTP endpoints', () => {
 
 describe('retries', () => {
   test('a held database is retried with exponential backoff, then fails as busy', async () => {
-    const site = await box.site({ retry: RETRY });
+    const site = await box.site({ retry: RETRY, targets: { production: { path: 'data/production.duckdb', live: 'never' }, staging: { path: 'data/staging.duckdb' } } });
     const d = await daemons.start(site.config());
     holders.push(await holdDatabase(site.db('production')));
     const rec = await d.trigger('production', 'backup', 'test');
@@ -250,7 +251,7 @@ describe('retries', () => {
   });
 
   test('a held database released during the retries is backed up on a later attempt', async () => {
-    const site = await box.site({ retry: RETRY });
+    const site = await box.site({ retry: RETRY, targets: { production: { path: 'data/production.duckdb', live: 'never' }, staging: { path: 'data/staging.duckdb' } } });
     const d = await daemons.start(site.config());
     const holder = await holdDatabase(site.db('production'));
     holders.push(holder);
@@ -304,7 +305,7 @@ describe('catch-up and restarts', () => {
     await daemons.stop(d);
     const before = site.history().length;
     const d2 = await daemons.start(site.config());
-    await new Promise((r) => setTimeout(r, 300));
+    // start() queues any catch-up run (its "pending" record) before it resolves: nothing to wait for
     expect(site.history()).toHaveLength(before);
     await daemons.stop(d2);
   });

@@ -151,29 +151,30 @@ describe('doctor', () => {
     for (const i of j.json.items) expect(i).toMatchObject({ ok: true, severity: 'ok', fix: '' });
   });
 
-  test('a missing database: exit 1 with a fix line', () => {
+  test('a missing database: exit 6 (storage, not "a bug") with a fix line', () => {
     const dir = variant((d) => fs.rmSync(path.join(d, 'data', 'staging.duckdb')));
     const r = runCli(['doctor'], { cwd: dir });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(6);
     noStack(r);
     expect(r.stdout).toMatch(/staging database +FAIL +.*staging\.duckdb does not exist/);
     expect(r.stdout).toContain('to fix:');
     expect(r.stdout).toContain('  staging database: create it, fix targets.staging.path, or run dbguard restore staging');
     expect(r.stdout).toContain('some checks failed');
     const j = runCli(['doctor', '--json'], { cwd: dir });
-    expect(j.code).toBe(1);
+    expect(j.code).toBe(6);
     expect(j.json.ok).toBe(false);
+    expect(j.json.exitCode).toBe(6);
     expect(j.json.items.filter((i: { ok: boolean }) => !i.ok).map((i: { check: string }) => i.check)).toEqual(['staging database']);
   });
 
-  test('a backup folder that cannot be created (a file is in the way): exit 1 with a fix line', () => {
+  test('a backup folder that cannot be created (a file is in the way): exit 6 with a fix line', () => {
     const dir = variant((d) => {
       fs.rmSync(path.join(d, 'backups'), { recursive: true });
       fs.writeFileSync(path.join(d, 'backups'), 'not a folder');
       writeConfig(d, { backupDir: 'backups/nightly' });
     });
     const r = runCli(['doctor'], { cwd: dir });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(6);
     noStack(r);
     expect(r.stdout).toMatch(/backup folder +FAIL/);
     expect(r.stdout).toContain(`${path.join(dir, 'backups')} is a file, not a folder`);
@@ -181,13 +182,13 @@ describe('doctor', () => {
   });
 
   const asRoot = process.getuid?.() === 0;
-  (asRoot ? test.skip : test)('an unwritable backup folder: exit 1 with a fix line (not testable as root)', () => {
+  (asRoot ? test.skip : test)('an unwritable backup folder: exit 6 with a fix line (not testable as root)', () => {
     const dir = variant(() => undefined);
     const backups = path.join(dir, 'backups');
     fs.chmodSync(backups, 0o500);
     try {
       const r = runCli(['doctor'], { cwd: dir });
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(6);
       expect(r.stdout).toContain(`${backups} is not writable`);
       expect(r.stdout).toContain(`  backup folder: make ${backups} writable by the user running dbguard`);
     } finally {
@@ -203,10 +204,10 @@ describe('doctor', () => {
     expect(fs.existsSync(path.join(dir, 'backups'))).toBe(false);
   });
 
-  test('an invalid config: exit 1, the problem and its fix, no stack trace', () => {
+  test('an invalid config: exit 3 (config, not "a bug"), the problem and its fix, no stack trace', () => {
     const dir = variant((d) => fs.writeFileSync(path.join(d, 'dbguard.config.json'), '{ "keep": "thirty" }'));
     const r = runCli(['doctor'], { cwd: dir });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     noStack(r);
     expect(r.stdout).toContain('keep must be a whole number ≥ 1 (got "thirty") in dbguard.config.json');
     expect(r.stdout).toMatch(/\n {2}config: edit .*dbguard\.config\.json/);

@@ -11,6 +11,7 @@ import { BusyError, IntegrityError, StorageError } from '../src/core/errors';
 import { JobHistory, type JobRecord } from '../src/daemon/history';
 import { JobRunner, type JobFn } from '../src/daemon/runner';
 import { tempDir } from './helpers/db';
+import { waitFor } from './helpers/daemon';
 
 const t = tempDir('dbguard-runner-');
 afterAll(() => t.cleanup());
@@ -19,13 +20,15 @@ const history = () => new JobHistory(path.join(t.dir, `h${++n}`));
 const NO_RETRY = { attempts: 1, baseDelayMs: 0, factor: 2, maxDelayMs: 0 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A job that runs until `finish()` is called. */
+/** A job that runs until `finish()` is called; `running` resolves when it has started. */
 function gate() {
   let finish!: () => void;
+  let begun!: () => void;
   const done = new Promise<void>((r) => (finish = r));
+  const running = new Promise<void>((r) => (begun = r));
   let started = 0;
-  const fn: JobFn = async () => { started++; await done; return {}; };
-  return { fn, finish, get started() { return started; } };
+  const fn: JobFn = async () => { started++; begun(); await done; return {}; };
+  return { fn, finish, running, get started() { return started; } };
 }
 
 test('a second trigger for a target+kind that is queued or running is skipped; afterwards a new one runs', async () => {
@@ -33,10 +36,11 @@ test('a second trigger for a target+kind that is queued or running is skipped; a
   const runner = new JobRunner(h, NO_RETRY, 1);
   const g = gate();
   const first = runner.submit('production', 'backup', 'schedule', g.fn);
-  await sleep(20);
+  await g.running;
   expect(g.started).toBe(1);
+  // skipped at once: it resolves while the first run is still held by its gate
   const second = runner.submit('production', 'backup', 'schedule', g.fn);
-  expect(await Promise.race([second, sleep(300).then(() => 'still waiting')])).toBeUndefined();
+  expect(await second).toBeUndefined();
   expect(g.started).toBe(1);
   g.finish();
   const rec = await first;
@@ -62,11 +66,17 @@ test('concurrency 1 runs targets one at a time; concurrency 2 runs two at once',
     const spans: Record<string, [number, number]> = {};
     let active = 0;
     let most = 0;
+    let started = 0;
+    // A job holds until `concurrency` jobs run at once (or it is the last one): no
+    // timing decides whether they overlapped; a runner that ran fewer at once would hang.
+    const waiting: (() => void)[] = [];
     const job = (target: string): JobFn => async () => {
       active++;
+      started++;
       most = Math.max(most, active);
       const start = Date.now();
-      await sleep(80);
+      if (active < concurrency && started < 3) await new Promise<void>((r) => waiting.push(r));
+      else waiting.splice(0).forEach((r) => r());
       spans[target] = [start, Date.now()];
       active--;
       return {};
@@ -123,7 +133,7 @@ test('close() cancels queued runs; cancelAll() aborts a running one and records 
     throw new BusyError('held', 'wait');
   });
   const queued = runner.submit('b', 'backup', 'x', async () => ({}));
-  await sleep(30);
+  await waitFor('the first attempt to fail and back off', () => h.read().some((r) => r.target === 'a' && r.state === 'retrying'));
   runner.close();
   expect(await runner.drain(50)).toBe(false);
   const t0 = Date.now();

@@ -2,10 +2,12 @@
 /**
  * The dbguard entry point: the only place that calls process.exit. Every
  * expected error is printed as message + hint (or JSON on stderr) with its
- * documented exit code; stack traces only with --verbose.
+ * documented exit code; with --verbose, the chain of causes and the root
+ * cause's stack (never for a usage error).
  */
 import { CommanderError } from 'commander';
-import { DbguardError } from '../core/errors';
+import { causeChain, DbguardError } from '../core/errors';
+import { describeCause, verboseDetail } from './error-view';
 import { ExitCode } from '../core/exit-codes';
 import { createContext, type CliContext, type GlobalOptions } from './context';
 import { buildProgram, type Dispatch } from './program';
@@ -17,11 +19,12 @@ function printError(err: unknown, json: boolean, verbose: boolean): number {
   const hint = known ? err.hint : 'this is a bug in dbguard; run again with --verbose and report the output';
   const code = known ? err.code : 'internal';
   if (json) {
-    process.stderr.write(`${JSON.stringify({ error: { code, exitCode, message, hint } })}\n`);
+    const causes = verbose ? causeChain(err).map(describeCause) : [];
+    process.stderr.write(`${JSON.stringify({ error: { code, exitCode, message, hint, ...(causes.length ? { causes } : {}) } })}\n`);
   } else {
     process.stderr.write(`dbguard: ${known ? 'error' : 'internal error'}: ${message}\n`);
     if (hint) process.stderr.write(`  hint: ${hint}\n`);
-    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    if (verbose) for (const line of verboseDetail(err)) process.stderr.write(`${line}\n`);
   }
   return exitCode;
 }
@@ -54,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       if (wantsJson) process.stderr.write(`${JSON.stringify({ error: { code: 'usage', exitCode: ExitCode.usage, message: err.message.replace(/^error: /, ''), hint: 'run dbguard --help for usage' } })}\n`);
       return ExitCode.usage;
     }
-    return printError(err, ctx?.opts.json ?? wantsJson, ctx?.opts.verbose ?? argv.includes('--verbose'));
+    return printError(err, ctx?.opts.json ?? wantsJson, ctx?.opts.verbose ?? (argv.includes('--verbose') || argv.includes('-v')));
   }
   return exitCode;
 }

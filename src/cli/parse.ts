@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { UsageError } from '../core/errors';
 import { parseDuration } from '../core/retry';
 
@@ -14,4 +15,29 @@ export function waitOption(value: string | undefined): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new UsageError(`--wait must be a duration such as 30s, 5m or 1h (got "${value}")`, 'e.g. --wait 5m', 'bad-option');
   return ms;
+}
+
+const blank = (v: unknown) => typeof v === 'string' && v.trim() === '';
+
+/**
+ * Refuses an empty or whitespace-only value for any option that takes one
+ * (and for a positional argument), on `cmd` and on every command above it:
+ * `--to ""` must never silently mean "no --to" (which would restore over the
+ * live database). Throws UsageError (exit 2) naming the option.
+ */
+export function rejectEmptyValues(cmd: Command): void {
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    for (const o of c.options) {
+      if (!o.required && !o.optional) continue; // a flag takes no value
+      const v = c.getOptionValue(o.attributeName()) as unknown;
+      if (blank(v) || (Array.isArray(v) && v.some(blank))) {
+        throw new UsageError(`${o.long ?? o.short} was given an empty value`, `give ${o.long ?? o.short} a value, or leave the option out to use its default`, 'empty-option');
+      }
+    }
+  }
+  cmd.registeredArguments.forEach((a, i) => {
+    // the words after `--` belong to the service command, where "" can be meaningful
+    if (a.variadic) return;
+    if (blank(cmd.processedArgs[i])) throw new UsageError(`the ${a.name()} argument is empty`, `name it, or leave it out to use the default`, 'empty-argument');
+  });
 }

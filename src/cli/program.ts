@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { CliContext } from './context';
+import { rejectEmptyValues } from './parse';
 
 /** A command's implementation, loaded only when that command runs (keeps `--version` fast). */
 type Runner = (ctx: CliContext, ...args: never[]) => Promise<number>;
@@ -24,13 +25,15 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .showHelpAfterError('(run dbguard --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', (_program, action) => rejectEmptyValues(action));
 
   const cmd = (name: string, description: string) => program.command(name).description(description).exitOverride();
 
   cmd('check', 'integrity check of the live database files')
     .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
     .option('--quick', 'skip the full read and the block scrub')
+    .option('--full', 'of a database held by another process: a full check of a live copy (in backupDir, deleted afterwards) instead of a scrub of the live file')
     .action((targets, opts) => dispatch(() => require('./commands/check'), [targets, opts]));
 
   cmd('backup', 'consistent, validated, timestamped backup, then rotation')
@@ -38,6 +41,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--keep <n>', 'keep the newest N valid backups (default: config keep, 30)')
     .option('--wait <duration>', 'wait this long (e.g. 30s, 5m) for a busy database or a running dbguard instead of exiting 5')
     .option('--allow-damaged', 'store a copy of a damaged database anyway: invalid when the copy fails validation; valid (listing schemaLost) when the database only lost tables')
+    .option('--no-live', 'exit 5 when another process holds the database, instead of taking a live copy')
     .action((targets, opts) => dispatch(() => require('./commands/backup'), [targets, opts]));
 
   cmd('list', 'the backups of each target, newest first')

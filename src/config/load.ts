@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors';
 import { CONFIG_FILE_NAME, DEFAULT_CONFIG } from './defaults';
 import { jsonErrorPosition } from './json-position';
 import { configSchema, type ParsedConfig, type TargetConfig } from './schema';
+import { redactUrls } from '../core/redact';
 
 /** A validated configuration with every path made absolute. */
 export interface Config extends Omit<ParsedConfig, 'targets'> {
@@ -44,9 +45,9 @@ function readJson(file: string, explicit: string | null): Json {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new ConfigError(`config file ${file} does not exist (named by ${explicit ?? 'default lookup'})`, 'create it with `dbguard init --config ' + file + '` or fix the path');
+      throw new ConfigError(`config file ${file} does not exist (named by ${explicit ?? 'default lookup'})`, 'create it with `dbguard init --config ' + file + '` or fix the path').because(err);
     }
-    throw new ConfigError(`cannot read config file ${file}: ${code ?? String(err)}`, 'check the file permissions');
+    throw new ConfigError(`cannot read config file ${file}: ${code ?? String(err)}`, 'check the file permissions').because(err);
   }
   const pos = jsonErrorPosition(text);
   if (pos) {
@@ -65,7 +66,7 @@ function readJson(file: string, explicit: string | null): Json {
     value = JSON.parse(text);
   } catch (err) {
     // the position scanner and V8 should agree; if they do not, still report a config error, not a crash
-    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`, 'fix the JSON syntax', [], 'config-json');
+    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`, 'fix the JSON syntax', [], 'config-json').because(err);
   }
   if (!isObject(value)) throw new ConfigError(`${file} must hold a JSON object`, 'start from `dbguard init` output');
   return value;
@@ -146,7 +147,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
         return `invalid key "${String(keys[keys.length - 1])}"${parent ? ` under ${parent}` : ''} in ${fileLabel}: ${why}`;
       }
       const got = valueAt(raw, keys);
-      const gotText = got === undefined ? ' (missing)' : ` (got ${JSON.stringify(got)})`;
+      const gotText = got === undefined ? ' (missing)' : ` (got ${redactUrls(JSON.stringify(got))})`;
       const variable = envSources.get(key);
       return `${key} ${issue.message}${gotText} in ${variable ? `environment variable ${variable}` : fileLabel}`;
     });

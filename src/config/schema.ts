@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validateCron } from '../core/schedule';
+import { engineChoices, engineNames } from '../engines/registry';
 
 /** A whole number ≥ min with an operator-readable message. */
 const whole = (min: number, what = 'a whole number') =>
@@ -18,6 +19,27 @@ const cronText = nonEmpty('a cron expression such as "0 2 * * *"').superRefine((
 /** Target names become file names and environment variable names, so keep them simple. */
 export const TARGET_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
+/** Selector words (DESIGN.md §1): a target with one of these names could never be selected alone. */
+export const RESERVED_TARGET_NAMES = ['all', 'both'];
+
+/**
+ * The longest file name dbguard derives from a target name `T` is a manifest
+ * being written: `.T_data_YYYYMMDD_HHMMSS_NNNN.duckdb.json.<pid>.tmp` (a pid has
+ * at most 7 digits on Linux, 4194304). Backups, their `.tmp.wal.checkpoint`
+ * copies, lock files (`.T.lock.<pid>.new`) and quarantine / pre-restore
+ * folders (`T_YYYYMMDD_HHMMSS_N`) are shorter. Names are ASCII, so characters
+ * are bytes; 255 bytes is the limit of ext4, XFS, btrfs, APFS and NTFS.
+ */
+const LONGEST_DERIVED_OVERHEAD = '._data_20240115_020000_9999.duckdb.json.4194304.tmp'.length;
+/** 255 bytes less that overhead, rounded down to leave room for names added later. */
+export const MAX_TARGET_NAME_LENGTH = Math.floor((255 - LONGEST_DERIVED_OVERHEAD) / 10) * 10;
+
+const targetName = z
+  .string()
+  .regex(TARGET_NAME, { error: 'target names must start with a letter and use only letters, digits, "_" and "-"' })
+  .max(MAX_TARGET_NAME_LENGTH, { error: `target names may have at most ${MAX_TARGET_NAME_LENGTH} characters, so that every backup, manifest and lock file name derived from them fits in 255 bytes: choose a shorter name` })
+  .refine((n) => !RESERVED_TARGET_NAMES.includes(n), { error: `"all" and "both" select several targets on the command line, so they cannot name one: choose another name` });
+
 const targetSchema = z.strictObject({
   path: nonEmpty('the path of the database file, e.g. "data/production.duckdb"'),
   requiredTables: z.array(nonEmpty('a table name'), { error: 'must be a list of table names' }).optional(),
@@ -25,6 +47,10 @@ const targetSchema = z.strictObject({
     .strictObject({ backup: cronText.optional(), check: cronText.optional() }, { error: 'must be an object with "backup" and/or "check" cron expressions' })
     .optional(),
   schema: nonEmpty('the path of a SQL file with the schema').optional(),
+  /** "auto" (the default): a database held by another process is backed up by a live copy; "never": such a backup exits 5. */
+  live: z.enum(['auto', 'never'], { error: 'must be "auto" (live copy when the file is held) or "never" (exit 5 when it is held)' }).optional(),
+  /** The file format (engines/registry.ts); without it the engine is detected from the file (ops/engine-of.ts). */
+  engine: z.enum(engineNames(), { error: `must be ${engineChoices()} (leave it out to detect the format from the file)` }).optional(),
 }, { error: 'must be an object with at least "path"' });
 
 const retentionSchema = z.strictObject({
@@ -34,7 +60,7 @@ const retentionSchema = z.strictObject({
 }, { error: 'must be an object with "daily", "weekly" and/or "monthly" counts' });
 
 const webhookSchema = z.strictObject({
-  url: z.url({ error: 'must be an http(s) URL' }),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   format: z.enum(['json', 'slack'], { error: 'must be "json" or "slack"' }).default('json'),
 }, { error: 'must be null or an object with "url"' });
 
@@ -53,7 +79,7 @@ export const configSchema = z.strictObject({
   keep: whole(1),
   retention: retentionSchema.optional(),
   targets: z
-    .record(z.string().regex(TARGET_NAME, { error: 'target names must start with a letter and use only letters, digits, "_" and "-"' }), targetSchema, { error: 'must be an object of named targets' })
+    .record(targetName, targetSchema, { error: 'must be an object of named targets' })
     .refine((t) => Object.keys(t).length > 0, { error: 'must name at least one target' }),
   schedule: z.strictObject({
     backup: cronText,
@@ -77,7 +103,7 @@ export const configSchema = z.strictObject({
   alerts: z.strictObject({
     webhook: webhookSchema.nullable().default(null),
     email: emailSchema.nullable().default(null),
-    ping: z.strictObject({ success: z.url({ error: 'must be a URL' }).optional(), failure: z.url({ error: 'must be a URL' }).optional() }).optional(),
+    ping: z.strictObject({ success: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(), failure: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional() }).optional(),
   }, { error: 'must be an object' }),
   /** Daemon: repair a target (strategy auto) when a scheduled check finds damage. */
   autoRepair: z.boolean({ error: 'must be true or false' }).default(false),

@@ -15,7 +15,7 @@ export function backoffDelay(attempt: number, base: number, factor: number, max:
 }
 
 /** Waits `ms`, or less when `signal` aborts; leaves no listener behind on the signal. */
-const sleep = (ms: number, signal?: AbortSignal) =>
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const onAbort = () => { clearTimeout(t); resolve(); };
     const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
@@ -27,8 +27,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * (250 ms doubling, at most 10 s apart) until `waitMs` has passed; then
  * rethrows the last BusyError. With waitMs 0 it runs once. An abort of
  * `signal` while waiting ends the wait with InterruptedError (exit 130).
+ * `onWait` hears of each wait before it starts (for a log line).
  */
-export async function retryWhileBusy<T>(fn: () => Promise<T> | T, waitMs: number, signal?: AbortSignal): Promise<T> {
+export async function retryWhileBusy<T>(fn: () => Promise<T> | T, waitMs: number, signal?: AbortSignal, onWait?: (err: BusyError, delayMs: number) => void): Promise<T> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -36,8 +37,10 @@ export async function retryWhileBusy<T>(fn: () => Promise<T> | T, waitMs: number
     } catch (err) {
       const left = deadline - Date.now();
       if (!(err instanceof BusyError) || left <= 0) throw err;
-      if (!signal?.aborted) await sleep(Math.min(left, backoffDelay(attempt, 250, 2, 10000)), signal);
-      if (signal?.aborted) throw new InterruptedError(`interrupted while waiting: ${err.message}`);
+      const delay = Math.min(left, backoffDelay(attempt, 250, 2, 10000));
+      onWait?.(err, delay);
+      if (!signal?.aborted) await sleep(delay, signal);
+      if (signal?.aborted) throw new InterruptedError(`interrupted while waiting: ${err.message}`).because(err);
     }
   }
 }

@@ -2,6 +2,8 @@ import * as os from 'node:os';
 import type { Config } from '../config/load';
 import type { Logger } from '../core/types';
 import { silentLogger } from '../core/types';
+import { errorMessage } from '../core/errors';
+import { redactUrls } from '../core/redact';
 
 export type AlertEvent = 'failure' | 'damage' | 'repair' | 'recovery';
 
@@ -23,7 +25,7 @@ async function withRetries(what: string, log: Logger, fn: () => Promise<void>, b
       await fn();
       return true;
     } catch (err) {
-      log.warn({ channel: what, attempt, error: (err as Error).message }, 'alert delivery failed');
+      log.warn({ channel: what, attempt, error: deliveryError(err) }, 'alert delivery failed');
       if (attempt < DELIVERY_ATTEMPTS) await sleep(baseMs * 2 ** (attempt - 1));
     }
   }
@@ -31,8 +33,25 @@ async function withRetries(what: string, log: Logger, fn: () => Promise<void>, b
   return false;
 }
 
+/** Why a delivery failed, for the log: the error and its cause (fetch says only "fetch failed"), URLs redacted. */
+function deliveryError(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  return redactUrls(`${errorMessage(err)}${cause !== undefined ? ` (${errorMessage(cause)})` : ''}`);
+}
+
+/**
+ * fetch() refuses a URL with `user:pass@`, so the user info is sent as HTTP
+ * basic auth instead (how curl and the ping services treat it).
+ */
 async function httpRequest(url: string, init: RequestInit): Promise<void> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10000) });
+  const u = new URL(url);
+  const headers = new Headers(init.headers);
+  if (u.username || u.password) {
+    headers.set('authorization', `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`);
+    u.username = '';
+    u.password = '';
+  }
+  const res = await fetch(u, { ...init, headers, signal: AbortSignal.timeout(10000) });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   await res.arrayBuffer();
 }

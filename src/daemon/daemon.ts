@@ -88,7 +88,8 @@ export class Daemon {
     if (email?.user && !(this.opts.env ?? process.env).DBGUARD_SMTP_PASSWORD) {
       throw new ConfigError(`alerts.email.user is ${email.user}, but DBGUARD_SMTP_PASSWORD is not set, so no alert email could be sent`, 'set DBGUARD_SMTP_PASSWORD in the daemon\'s environment (the password is never read from the config file), or remove alerts.email.user for a server without login');
     }
-    this.repo.ensureDir();
+    const folder = this.repo.ensureDir();
+    if (folder.warning) this.log.warn({ backupDir: this.repo.dir }, folder.warning);
     // Restore what the previous daemon knew: last check results and which runs were failing.
     const runs = this.history.latestRuns();
     for (const target of Object.keys(this.config.targets)) {
@@ -155,11 +156,11 @@ export class Daemon {
       this.metrics.rotationFailures.inc({ target: r.target });
       this.alerter.notify(r.target, 'failure', 'backup', `backup ${r.id} was published, but ${r.rotationError}`);
     }
-    return { backupId: r.id };
+    return { backupId: r.id, consistency: r.consistency, attempts: r.attempts };
   }
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
-    const c = await checkHealth(this.config, target, { signal });
+    const c = await checkHealth(this.config, target, { signal, live: { copyDir: this.config.backupDir } });
     // A stop cancelled the check midway: what it saw says nothing about the database.
     if (signal.aborted) throw new InterruptedError(`check of ${target} cancelled`);
     if (c.busy) throw inUseError(c.path, c.busy, 'the check is retried with backoff');
@@ -223,6 +224,7 @@ export class Daemon {
     if (!newest) return;
     this.metrics.lastBackupSuccess.set({ target }, Math.floor(newest.createdAt.getTime() / 1000));
     this.metrics.backupSize.set({ target }, newest.bytes);
+    this.metrics.lastBackupLive.set({ target }, newest.manifest?.consistency === 'live' ? 1 : 0);
   }
 
   /** The /health document. Unhealthy: a damaged database, or no fresh valid backup (older than 2 schedule periods). */
@@ -245,7 +247,7 @@ export class Daemon {
       else if (lastFailed || future || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
       targets[target] = {
         healthy: check?.ok !== false && fresh,
-        last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh } : null,
+        last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh, consistency: newest.manifest?.consistency ?? 'locked' } : null,
         last_check: check,
         last_failure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
         running: s.running.map((r) => ({ kind: r.kind, state: r.state, attempt: r.attempt })),

@@ -19,6 +19,9 @@ export interface JobRecord {
   durationMs?: number;
   error?: { code: string; exitCode: number; message: string };
   backupId?: string;
+  /** Backup runs: "locked" or "live" copy, and how many copies it took. */
+  consistency?: 'locked' | 'live';
+  attempts?: number;
   /** Check results: whether the database was healthy, and the finding codes. */
   healthy?: boolean;
   findings?: string[];

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
-import { ConfigError } from '../core/errors';
+import { ConfigError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/types';
 
 export interface Endpoints {
@@ -48,11 +48,34 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
  */
 export function startHttpServer(host: string, port: number, token: string | undefined, endpoints: Endpoints, log: Logger): Promise<http.Server> {
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, body: string, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
+    const url = requestUrl(req.url);
+    if (!url) {
+      log.warn({ method: req.method, path: pathOf(req.url) }, 'http request with a malformed request target');
+      return send(400, JSON.stringify({ error: 'bad request: the request target must be a path such as /health' }));
+    }
+    try {
+      route(req, url, send);
+    } catch (err) {
+      // logged and answered: an error in a handler must never end the daemon
+      log.error({ method: req.method, path: url.pathname, error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, 'http request failed');
+      if (!res.headersSent) send(500, JSON.stringify({ error: 'internal error; see the daemon log' }));
+      else res.destroy();
+    }
+  });
+  // A request line Node cannot parse: 400 and close (Node's default, plus a log line).
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+    log.warn({ error: err.code ?? errorMessage(err) }, 'http request that could not be parsed');
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return listen(server, host, port, log);
+
+  /** The endpoints. Throws only by mistake (answered 500 above); an async route catches its own errors, as /metrics does. */
+  function route(req: http.IncomingMessage, url: URL, send: (status: number, body: string, type?: string) => void): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (url.pathname === '/ready') return endpoints.ready() ? send(200, JSON.stringify({ ready: true })) : send(503, JSON.stringify({ ready: false }));
     if (token && !authorized(req.headers.authorization, token)) return send(401, JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <token>' }));
@@ -75,7 +98,26 @@ export function startHttpServer(host: string, port: number, token: string | unde
       return;
     }
     send(404, JSON.stringify({ error: 'not found', endpoints: ['/health', '/ready', '/metrics'] }));
-  });
+  }
+}
+
+/**
+ * The request target as a URL, or undefined when it is not a path (`//`,
+ * `*`, an absolute URL, bytes URL cannot parse): those get a 400.
+ */
+function requestUrl(raw: string | undefined): URL | undefined {
+  if (!raw || !raw.startsWith('/') || raw.startsWith('//')) return undefined;
+  try {
+    return new URL(raw, 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The path part of a request target for a log line: never the query, which may carry a token. */
+const pathOf = (raw: string | undefined) => (raw ?? '').split('?')[0]!.slice(0, 200);
+
+function listen(server: http.Server, host: string, port: number, log: Logger): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, host, port)));
     server.listen(port, host, () => {

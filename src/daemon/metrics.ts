@@ -8,6 +8,7 @@ export class DaemonMetrics {
   readonly backupSize = new Gauge({ name: 'dbguard_backup_size_bytes', help: 'Size of the newest valid backup', labelNames: ['target'], registers: [this.registry] });
   readonly runs = new Counter({ name: 'dbguard_runs_total', help: 'Finished runs by target, kind and result', labelNames: ['target', 'kind', 'result'], registers: [this.registry] });
   readonly rotationFailures = new Counter({ name: 'dbguard_rotation_failures_total', help: 'Backups published whose rotation could not delete old backups (they pile up)', labelNames: ['target'], registers: [this.registry] });
+  readonly lastBackupLive = new Gauge({ name: 'dbguard_last_backup_live', help: '1 when the newest valid backup is a live copy (the database was held by the service), 0 when it was copied under the lock', labelNames: ['target'], registers: [this.registry] });
   readonly healthy = new Gauge({ name: 'dbguard_database_healthy', help: '1 when the last check found the database healthy, 0 when damaged', labelNames: ['target'], registers: [this.registry] });
 
   constructor() {

@@ -8,6 +8,8 @@ import type { JobHistory, JobKind, JobRecord } from './history';
 
 export interface JobOutcome {
   backupId?: string;
+  consistency?: 'locked' | 'live';
+  attempts?: number;
   healthy?: boolean;
   findings?: string[];
 }

@@ -31,6 +31,9 @@ export interface ListedBackup {
   verifiedAt: string | null;
   /** Dated after the clock: listed last and never chosen as "latest". */
   future: boolean;
+  /** How the copy was made consistent ("locked" or "live"); null without a manifest. Manifests from before live backups count as locked. */
+  consistency: 'locked' | 'live' | null;
+  attempts: number | null;
 }
 
 /**
@@ -57,6 +60,8 @@ export function listBackups(config: Config, selector: string | undefined, env: N
       rows: e.manifest ? e.manifest.tables.reduce((n, t) => n + t.rows, 0) : null,
       verifiedAt: e.manifest?.verifiedAt ?? null,
       future: e.future,
+      consistency: e.manifest ? e.manifest.consistency ?? 'locked' : null,
+      attempts: e.manifest ? e.manifest.attempts ?? 1 : null,
     }));
   });
   return { targets, backups, warnings };

@@ -37,7 +37,7 @@ export async function preUpdate(config: Config, selector: string | undefined, op
         entry.repair = { strategy: r.strategy, quarantine: r.quarantine, details: r.details, ok: r.ok };
         if (!r.ok) continue;
       }
-      const b = await backupTarget(config, target, { waitMs: opts.waitMs, signal: opts.signal, onProgress: opts.onProgress, log: opts.log });
+      const b = await backupTarget(config, target, { live: false, waitMs: opts.waitMs, signal: opts.signal, onProgress: opts.onProgress, log: opts.log });
       entry.backup = { id: b.id, file: b.file, bytes: b.bytes, status: b.status };
       entry.ok = b.status === 'valid';
     } catch (err) {

@@ -13,7 +13,7 @@ export interface TargetStatus {
   ok: boolean;
   healthy: boolean | null;
   fresh: boolean;
-  lastBackup: { id: string; createdAt: string; ageSeconds: number; bytes: number } | null;
+  lastBackup: { id: string; createdAt: string; ageSeconds: number; bytes: number; consistency: 'locked' | 'live' } | null;
   backups: number;
   lastCheck: { ok: boolean | null; at: string; findings: string[]; source: 'daemon' | 'now' } | null;
   lastFailure: { kind: string; at: string; code: string | null; message: string | null } | null;
@@ -83,7 +83,7 @@ export async function status(config: Config, selector: string | undefined, env: 
       ok: healthy !== false && fresh,
       healthy,
       fresh,
-      lastBackup: newest ? { id: newest.id, createdAt: newest.createdAt.toISOString(), ageSeconds: ageSeconds!, bytes: newest.bytes } : null,
+      lastBackup: newest ? { id: newest.id, createdAt: newest.createdAt.toISOString(), ageSeconds: ageSeconds!, bytes: newest.bytes, consistency: newest.manifest?.consistency ?? 'locked' } : null,
       backups: entries.length,
       lastCheck,
       lastFailure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,

@@ -1,26 +1,16 @@
 import { CouldNotCheckError, StorageError, type DbguardError } from '../core/errors';
-import { WorkerFailed } from '../engines/duckdb/client';
-import type { WorkerFailure } from '../engines/duckdb/protocol';
+import { couldNotRun, EngineFailed } from '../engines/engine';
 
-/**
- * The one rule for "the check could not run" (DESIGN.md §5, invariant 9): a
- * full disk, a file-system error of the machine, no memory, a worker that
- * could not be forked or was killed (SIGKILL: the OOM killer, or an abort).
- * Such a failure says nothing about the file; callers must not report it as
- * damage nor act on it. Pure.
- */
-export function couldNotRun(f: WorkerFailure): boolean {
-  return f.kind === 'disk-full' || f.kind === 'storage' || f.kind === 'no-memory' || f.kind === 'not-started' || (f.kind === 'crash' && f.signal === 'SIGKILL');
-}
+export { couldNotRun };
 
 /**
  * The error to throw for a worker failure that `couldNotRun`: StorageError
  * (exit 6, code `disk-full`) for a full disk, StorageError for other
  * file-system errors, CouldNotCheckError (exit 6) otherwise; undefined when
- * the failure may be about the file. `doing` reads "copying production.duckdb".
+ * the failure may be about the file. `doing` reads "copying production.db".
  */
 export function notRunError(err: unknown, doing: string): DbguardError | undefined {
-  if (!(err instanceof WorkerFailed) || !couldNotRun(err.failure)) return undefined;
+  if (!(err instanceof EngineFailed) || !couldNotRun(err.failure)) return undefined;
   const f = err.failure;
   switch (f.kind) {
     case 'disk-full':

@@ -145,7 +145,7 @@ export function acquireLock(dir: string, target: string, command: string): HeldL
     try {
       created = createExclusive(file, JSON.stringify(me));
     } catch (err) {
-      if (code(err) === 'ENOENT') throw new StorageError(`cannot create the lock file ${file}: the folder ${dir} does not exist`, 'create it, or fix backupDir in the config', 'no-folder');
+      if (code(err) === 'ENOENT') throw new StorageError(`cannot create the lock file ${file}: the folder ${dir} does not exist`, 'create it, or fix backupDir in the config', 'no-folder').because(err);
       throw storageErrorFrom(err, file, 'creating the lock file') ?? err;
     }
     if (created) {

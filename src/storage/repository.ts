@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { parse } from 'date-fns/parse';
 import { storageErrorFrom, StorageError } from '../core/errors';
 import { manifestPath, readManifest, type Manifest } from './manifest';
-import { newestFirst, parseBackupName, type ParsedName } from './naming';
+import { newestFirst, parseBackupId, parseBackupName, type ParsedFileName } from './naming';
+import { allExtensions } from '../engines/registry';
 
 export type BackupStatus = 'valid' | 'invalid' | 'incomplete';
 
@@ -11,7 +12,7 @@ export interface BackupEntry {
   id: string;
   target: string;
   file: string;
-  name: ParsedName;
+  name: ParsedFileName;
   manifest?: Manifest;
   status: BackupStatus;
   /** The manifest's `createdAt` (the name's stamp only when there is no manifest). */
@@ -28,19 +29,25 @@ export interface BackupEntry {
 /** How far ahead of the clock a backup may be dated before it counts as from the future (clock steps, hosts slightly apart). */
 export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
 
-/** Marks the temporary files of an unfinished backup: `.<id>.tmp`, `.<id>.tmp.wal`. */
+/** Marks the temporary files of an unfinished backup: `.<id>.tmp` and the engine's side files beside it. */
 export const TEMP_SUFFIX = '.tmp';
 
 /**
  * The target of a temporary file that dbguard names, or undefined for any
- * other file: `.<id>.tmp` and DuckDB's files beside it such as `.<id>.tmp.wal`
- * (a copy in progress), and
- * `.<id>.duckdb.json.<pid>.tmp` (a manifest being written), where `<id>` is a
- * backup id. Exact, so no other file — nor another target's — is ever cleaned.
+ * other file: `.<id>.tmp` and the engine's side files beside it (`.<id>.tmp`
+ * followed by `.` or `-` and a suffix: a copy in progress), and
+ * `.<id><ext>.json.<pid>.tmp` (a manifest being written, `<ext>` a registered
+ * engine's extension), where `<id>` is a backup id. Exact, so no other file —
+ * nor another target's — is ever cleaned.
  */
 export function tempFileTarget(fileName: string): string | undefined {
-  const m = /^\.(.+?)(?:\.duckdb\.json\.\d+\.tmp|\.tmp(?:\..+)?)$/.exec(fileName);
-  return m ? parseBackupName(`${m[1]}.duckdb`)?.target : undefined;
+  const copy = /^\.(.+?)\.tmp(?:[.-].+)?$/.exec(fileName);
+  const manifest = /^\.(.+)\.json\.\d+\.tmp$/.exec(fileName);
+  if (manifest) {
+    const parsed = parseBackupName(manifest[1]!);
+    if (parsed) return parsed.target;
+  }
+  return copy ? parseBackupId(copy[1]!)?.target : undefined;
 }
 
 /**
@@ -51,37 +58,47 @@ export class BackupRepository {
   constructor(readonly dir: string) {}
 
   /**
-   * Creates the folder (mode 0700) and any missing parents if needed.
-   * Throws StorageError (exit 6) naming the folder when it cannot be created
-   * or written.
+   * Creates the folder (mode 0700) and any missing parents if needed; an
+   * existing folder keeps its mode (it may be shared on purpose). Returns a
+   * warning when an existing folder is open to group or others. Throws
+   * StorageError (exit 6) naming the folder when it cannot be created or written.
    */
-  ensureDir(): void {
+  ensureDir(): { created: boolean; warning?: string } {
+    let created = false;
     try {
-      mkdirParents(this.dir, 0o700);
-      if ((fs.statSync(this.dir).mode & 0o777) !== 0o700) fs.chmodSync(this.dir, 0o700);
+      created = mkdirParents(this.dir, 0o700);
+      // mkdir's mode is masked by the umask: make a folder we created exactly 0700
+      if (created) fs.chmodSync(this.dir, 0o700);
       fs.accessSync(this.dir, fs.constants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint = `set backupDir in the config (or DBGUARD_BACKUP_DIR) to a folder the user running dbguard can create and write`;
       if (code === 'ENOTDIR' || code === 'EEXIST') {
-        throw new StorageError(`backup folder ${this.dir} cannot be created: ${(err as NodeJS.ErrnoException).path ?? 'a part of that path'} is a file, not a folder`, hint, 'bad-path');
+        throw new StorageError(`backup folder ${this.dir} cannot be created: ${(err as NodeJS.ErrnoException).path ?? 'a part of that path'} is a file, not a folder`, hint, 'bad-path').because(err);
       }
-      throw storageErrorFrom(err, this.dir, 'creating the backup folder') ??
-        new StorageError(`backup folder ${this.dir} cannot be created or written: ${(err as Error).message}`, hint);
+      const existed = !created && isDirectory(this.dir);
+      const action = existed ? 'writing to the backup folder' : 'creating the backup folder';
+      throw storageErrorFrom(err, this.dir, action) ??
+        new StorageError(`backup folder ${this.dir} cannot be ${existed ? 'written' : 'created or written'}: ${(err as Error).message}`, hint).because(err);
     }
+    if (created) return { created };
+    const mode = fs.statSync(this.dir).mode & 0o777;
+    if ((mode & 0o077) === 0) return { created };
+    return { created, warning: `backup folder ${this.dir} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); backups hold production data: chmod 700 ${this.dir} unless it is shared on purpose` };
   }
 
-  fileOf(id: string): string {
-    return path.join(this.dir, `${id}.duckdb`);
+  /** The data file of backup `id` made by an engine whose backup extension is `ext` (with its dot). */
+  fileOf(id: string, ext: string): string {
+    return path.join(this.dir, `${id}${ext}`);
   }
 
   tempOf(id: string): string {
     return path.join(this.dir, `.${id}${TEMP_SUFFIX}`);
   }
 
-  /** True when a backup, its manifest or a temporary file already uses this id. */
+  /** True when a backup of any registered extension, its manifest or a temporary file already uses this id. */
   taken(id: string): boolean {
-    return fs.existsSync(this.fileOf(id)) || fs.existsSync(manifestPath(this.fileOf(id))) || fs.existsSync(this.tempOf(id));
+    return fs.existsSync(this.tempOf(id)) || allExtensions().some((ext) => fs.existsSync(this.fileOf(id, ext)) || fs.existsSync(manifestPath(this.fileOf(id, ext))));
   }
 
   /**
@@ -141,7 +158,7 @@ export class BackupRepository {
       return [];
     }
     const present = new Set(names);
-    const orphan = (n: string) => n.endsWith('.duckdb.json') && parseBackupName(n.slice(0, -'.json'.length))?.target === target && !present.has(n.slice(0, -'.json'.length));
+    const orphan = (n: string) => n.endsWith('.json') && parseBackupName(n.slice(0, -'.json'.length))?.target === target && !present.has(n.slice(0, -'.json'.length));
     return names.filter((n) => tempFileTarget(n) === target || orphan(n)).map((n) => path.join(this.dir, n));
   }
 
@@ -167,8 +184,9 @@ export class BackupRepository {
  * `mkdir -p` that always terminates. Node 20's `mkdirSync(…, { recursive: true })`
  * loops forever when the kernel answers ENOENT for a folder whose parent
  * exists (e.g. under /proc). Creates each missing level in turn, with `mode`.
+ * Returns true when it created `dir` itself.
  */
-function mkdirParents(dir: string, mode: number): void {
+function mkdirParents(dir: string, mode: number): boolean {
   const missing: string[] = [];
   let cur = path.resolve(dir);
   for (;;) {
@@ -191,6 +209,11 @@ function mkdirParents(dir: string, mode: number): void {
       fs.mkdirSync(d, { mode });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw err;
+      // another process made it first: then it is not ours to chmod
+      if (d === missing[missing.length - 1]) return false;
     }
   }
+  return missing.length > 0;
 }
+
+const isDirectory = (p: string) => { try { return fs.statSync(p).isDirectory(); } catch { return false; } };

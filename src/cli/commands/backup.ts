@@ -4,6 +4,7 @@ import { DbguardError, InterruptedError } from '../../core/errors';
 import { ExitCode } from '../../core/exit-codes';
 import { backupTarget, type BackupResult } from '../../ops/backup';
 import type { CliContext } from '../context';
+import { verboseDetail } from '../error-view';
 import { formatBytes, formatCount, formatDuration } from '../format';
 import { intOption, waitOption } from '../parse';
 import { progressBar } from '../progress-bar';
@@ -11,7 +12,7 @@ import { progressBar } from '../progress-bar';
 interface Failure { target: string; code: string; exitCode: number; message: string; hint: string }
 
 /** `dbguard backup <targets>`: each target in turn; exit code of the first target that failed, else 6 when a rotation could not delete an old backup. */
-export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; wait?: string; allowDamaged?: boolean }): Promise<number> {
+export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; wait?: string; allowDamaged?: boolean; live?: boolean }): Promise<number> {
   const keep = intOption('--keep', opts.keep, 1);
   const waitMs = waitOption(opts.wait);
   const config = ctx.config();
@@ -25,10 +26,10 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
     try {
       log.info({ target }, 'backup started');
-      const r = await backupTarget(config, target, { keep, waitMs, allowDamaged: opts.allowDamaged, signal: ctx.signal, onProgress: bar.onProgress, log });
+      const r = await backupTarget(config, target, { keep, waitMs, allowDamaged: opts.allowDamaged, live: opts.live === false ? false : undefined, signal: ctx.signal, onProgress: bar.onProgress, log });
       bar.stop();
       results.push(r);
-      log.info({ target, id: r.id, bytes: r.bytes, durationMs: r.durationMs, removed: r.removed, status: r.status }, 'backup finished');
+      log.info({ target, id: r.id, bytes: r.bytes, durationMs: r.durationMs, removed: r.removed, status: r.status, consistency: r.consistency, attempts: r.attempts }, 'backup finished');
       if (!ctx.opts.json) printResult(ctx, r);
       if (r.rotationError) {
         rotation.push({ target, code: 'rotation-failed', exitCode: ExitCode.storage, message: `backup ${r.id} is published and valid, but ${r.rotationError}`, hint: `check those files' permissions and attributes (ls -l, lsattr; an immutable file needs chattr -i), then run dbguard prune ${target}` });
@@ -42,6 +43,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       log.error({ target, code: err.code, message: err.message }, 'backup failed');
       if (!ctx.opts.json) {
         process.stderr.write(`dbguard: error: ${err.message}\n  hint: ${err.hint}\n`);
+        if (ctx.opts.verbose) for (const line of verboseDetail(err)) process.stderr.write(`${line}\n`);
       }
       if (err instanceof InterruptedError) break;
     }
@@ -52,6 +54,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       backups: results.map((r) => ({
         target: r.target, id: r.id, file: r.file, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
+        consistency: r.consistency, attempts: r.attempts, retries: r.retries, headerIteration: r.headerIteration ?? null, lockHeldMs: r.lockHeldMs ?? null,
         ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),
         ...(r.schemaLost ? { schemaLost: r.schemaLost } : {}),
         ...(r.rotationError ? { rotationError: r.rotationError, rotationFailed: r.rotationFailed ?? [] } : {}),
@@ -73,6 +76,11 @@ function printResult(ctx: CliContext, r: BackupResult) {
   const status = r.status === 'valid' ? c.green('valid') : c.red('INVALID (stored with --allow-damaged; never restored or counted)');
   ctx.print(`${c.bold(r.target)}  ${path.relative(ctx.cwd, r.file) || r.file}  ${status}`);
   ctx.print(`  ${formatBytes(r.bytes)}, ${r.tables.length} tables, ${formatCount(r.rows)} rows, ${formatDuration(r.durationMs)} (copy ${formatDuration(r.phases.copy ?? 0)} at ${mbs.toFixed(0)} MB/s, validation ${formatDuration(r.phases.validate ?? 0)})`);
+  if (r.consistency === 'live') {
+    ctx.print(`  live copy: the database was held by another process; fenced at header iteration ${r.headerIteration}, ${r.attempts} attempt(s)`);
+  } else if (r.lockHeldMs !== undefined) {
+    ctx.print(`  locked copy: DuckDB's shared lock held for ${formatDuration(r.lockHeldMs)}`);
+  }
   if (r.cleaned.length) ctx.print(`  cleaned up ${r.cleaned.length} temporary file(s) of an interrupted run`);
   if (r.removed.length) ctx.print(`  rotation removed ${r.removed.length}: ${r.removed.join(', ')}`);
   for (const p of r.problems) ctx.print(`  ${c.red('problem')} ${p}`);

@@ -7,11 +7,11 @@ import { progressBar } from '../progress-bar';
 import { printFindings } from './findings-view';
 
 /** `dbguard check <targets> [--quick]`: exit 0 healthy, 4 damaged or missing, 5 busy. */
-export async function run(ctx: CliContext, selector: string | undefined, opts: { quick?: boolean }): Promise<number> {
+export async function run(ctx: CliContext, selector: string | undefined, opts: { quick?: boolean; full?: boolean }): Promise<number> {
   const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
   let results: TargetCheck[];
   try {
-    results = await checkTargets(ctx.config(), selector, { quick: opts.quick, onProgress: bar.onProgress, env: ctx.env });
+    results = await checkTargets(ctx.config(), selector, { quick: opts.quick, full: opts.full, onProgress: bar.onProgress, env: ctx.env });
   } finally {
     bar.stop();
   }
@@ -21,7 +21,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       ok,
       targets: results.map((r) => ({
         target: r.target, path: r.path, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
-        durationMs: r.durationMs, findings: r.findings, tables: r.tables,
+        durationMs: r.durationMs, findings: r.findings, tables: r.tables, live: r.live ?? null,
       })),
     });
   } else {
@@ -39,6 +39,8 @@ function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
   ctx.print(`${c.bold(r.target)}  ${r.path}${meta ? c.dim(`  (${meta})`) : ''}`);
   if (r.busy) {
     ctx.print(`  ${c.yellow('BUSY')}  in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'unknown program'}); nothing was checked`);
+    // a live check that could not run says why (no steady live copy, or Windows' EBUSY)
+    if (!/Conflicting lock/.test(r.busy.message)) ctx.print(`        ${r.busy.message}`);
     ctx.print(`        → stop the application, or run the check when it is idle`);
     ctx.print('');
     return;
@@ -48,7 +50,8 @@ function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
     ctx.print(table(['TABLE', 'ROWS', 'STATUS'], rows, [1]).replace(/^/gm, '  '));
   }
   printFindings(ctx, r.findings);
-  const what = quick ? 'quick check' : 'full read + block scrub';
+  if (r.live) ctx.print(`  ${c.yellow('live check')}: held by PID ${r.live.holder.pid ?? '?'} (${r.live.holder.exe ?? 'another program'}); covered: ${r.live.covered}`);
+  const what = r.live ? `live ${r.live.mode === 'copy' ? 'copy check' : 'scrub'}` : quick ? 'quick check' : 'full read + block scrub';
   ctx.print(`  ${r.ok ? c.green('healthy') : c.red('DAMAGED')}  ${c.dim(`${what} in ${formatDuration(r.durationMs)}`)}`);
   ctx.print('');
 }

@@ -23,22 +23,26 @@ export async function run(ctx: CliContext): Promise<number> {
   ctx.releaseSignals();
   const daemon = new Daemon(config, { log, env: ctx.env, onIdle: gc });
   let stopping: Promise<{ cancelled: boolean }> | undefined;
-  const stopped = new Promise<void>((resolve) => {
+  // Resolves with the exit code; main.ts is the only place that exits, so a
+  // second signal resolves with 130 at once instead of calling process.exit here.
+  const stopped = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) {
         log.warn({ signal: sig }, 'second signal: exiting now');
-        process.exit(ExitCode.interrupted);
+        resolve(ExitCode.interrupted);
+        return;
       }
       log.info({ signal: sig }, 'stopping: no new runs; a running one may finish');
       stopping = daemon.stop();
-      stopping.then(() => resolve(), () => resolve());
+      stopping.then(() => resolve(ExitCode.ok), () => resolve(ExitCode.ok));
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await daemon.start();
+  // a second signal while still starting must not wait for the start to finish
+  const early = await Promise.race([daemon.start().then(() => undefined), stopped]);
+  if (early !== undefined) return early;
   const a = daemon.address();
   ctx.note(`dbguard daemon running: http://${a?.address}:${a?.port}/health — Ctrl-C to stop`);
-  await stopped;
-  return ExitCode.ok;
+  return stopped;
 }

@@ -2,7 +2,7 @@ import { doctor } from '../../ops/doctor';
 import type { CliContext } from '../context';
 import { table } from '../format';
 
-/** `dbguard doctor`: start-up validation; exit 0 when everything passes, 1 otherwise. */
+/** `dbguard doctor`: start-up validation; exit 0 when everything passes, 3 when the config or installation is at fault, else 6 (paths, permissions, disk space). */
 export async function run(ctx: CliContext): Promise<number> {
   const report = await doctor({ configPath: ctx.opts.config, cwd: ctx.cwd, env: ctx.env });
   if (ctx.opts.json) {
@@ -18,5 +18,5 @@ export async function run(ctx: CliContext): Promise<number> {
     }
     ctx.print(report.ok ? `\n${c.green('all checks passed')}` : `\n${c.red('some checks failed')}`);
   }
-  return report.ok ? 0 : 1;
+  return report.exitCode;
 }

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { listBackups } from '../../ops/list';
 import type { CliContext } from '../context';
 import { formatAge, formatBytes, formatCount, table } from '../format';
@@ -8,7 +9,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   const { targets, backups, warnings } = listBackups(ctx.config(), selector, ctx.env);
   if (ctx.opts.json) {
     ctx.printJson({ backups, warnings });
-    return 0;
+    return ExitCode.ok;
   }
   const c = ctx.out;
   const now = new Date();
@@ -23,12 +24,12 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     const rows = mine.map((b) => {
       const at = new Date(b.createdAt);
       const created = b.future ? c.red(`${format(at, 'yyyy-MM-dd HH:mm:ss')} (IN THE FUTURE)`) : `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`;
-      return [b.id, created, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status)];
+      return [b.id, created, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status), b.consistency ?? '-'];
     });
-    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS'], rows, [2, 3, 4]).replace(/^/gm, '  '));
+    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS', 'COPY'], rows, [2, 3, 4]).replace(/^/gm, '  '));
     const valid = mine.filter((b) => b.status === 'valid').length;
     ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
     for (const w of warnings.filter((x) => x.target === target)) ctx.print(`  ${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}\n`);
   }
-  return 0;
+  return ExitCode.ok;
 }

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { selectOneTarget } from '../../config/targets';
 import { UsageError } from '../../core/errors';
 import { repair, type Strategy } from '../../ops/repair';
@@ -33,13 +34,13 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   }
   if (ctx.opts.json) {
     ctx.printJson({ ok: r.ok, target: r.target, strategy: r.strategy, quarantine: r.quarantine, path: r.path, dryRun: r.dryRun, details: r.details, after: r.after ? { ok: r.after.ok, findings: r.after.findings, tables: r.after.tables } : null });
-    return r.ok ? 0 : 4;
+    return r.ok ? ExitCode.ok : ExitCode.integrity;
   }
   const c = ctx.out;
   if (r.strategy === 'none') {
     ctx.print(r.ok ? `${target}: ${c.green('healthy')}, nothing to repair` : `${target}: damaged:\n${r.details.damage.map((d) => `  - ${d}`).join('\n')}`);
     for (const n of r.details.notes) ctx.print(`  ${n}`);
-    return r.ok ? 0 : 4;
+    return r.ok ? ExitCode.ok : ExitCode.integrity;
   }
   ctx.print(`${c.bold(target)}: repaired by ${c.bold(r.strategy)}${r.details.restoredFrom ? ` from backup ${r.details.restoredFrom}` : ''}`);
   ctx.print(`  damage found: ${r.details.damage.join('; ')}`);
@@ -54,5 +55,5 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   }
   for (const n of r.details.notes) ctx.print(`  ${n.startsWith('DATA IS GONE') ? c.red(n) : n}`);
   ctx.print(`  after repair: ${r.ok ? c.green('healthy') : c.red('still damaged')}`);
-  return r.ok ? 0 : 4;
+  return r.ok ? ExitCode.ok : ExitCode.integrity;
 }

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { selectOneTarget } from '../../config/targets';
 import { restore } from '../../ops/restore';
 import type { CliContext } from '../context';
@@ -26,16 +27,16 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   }
   if (ctx.opts.json) {
     ctx.printJson({ ok: result.ok, target: result.target, from: result.from, path: result.path, safetyCopy: result.safetyCopy, dryRun: result.dryRun, createdAt: result.createdAt, replaces: result.replaces, tables: result.tables, findings: result.findings });
-    return result.ok ? 0 : 4;
+    return result.ok ? ExitCode.ok : ExitCode.integrity;
   }
   if (result.dryRun) {
     ctx.print(`dry run: would restore ${result.path} from ${result.from} (${result.createdAt}, verified)`);
     ctx.print(result.replaces.length ? `  and move ${result.replaces.join(', ')} to ${config.backupDir}/pre-restore/` : '  nothing to move aside (the file does not exist)');
-    return 0;
+    return ExitCode.ok;
   }
   ctx.print(`restored ${result.path} from ${result.from}`);
   if (result.safetyCopy) ctx.print(`  the replaced file(s) are in ${result.safetyCopy}`);
   ctx.print(table(['TABLE', 'ROWS'], result.tables.map((t) => [t.schema === 'main' ? t.name : `${t.schema}.${t.name}`, formatCount(t.rows)]), [1]).replace(/^/gm, '  '));
   printFindings(ctx, result.findings);
-  return result.ok ? 0 : 4;
+  return result.ok ? ExitCode.ok : ExitCode.integrity;
 }

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { UsageError } from '../../core/errors';
 import { installCrontab, writeFiles } from '../../ops/schedule/install';
 import { cronLine, systemdUnits, windowsTask } from '../../ops/schedule/render';
@@ -15,11 +16,11 @@ export async function run(ctx: CliContext, kind: string, opts: { install?: boole
       const table = installCrontab(line, ctx.env);
       if (ctx.opts.json) ctx.printJson({ ok: true, kind, line, installed: true, crontab: table });
       else ctx.print(`installed in the crontab (dbguard's old line, if any, was replaced):\n${line}`);
-      return 0;
+      return ExitCode.ok;
     }
     if (ctx.opts.json) ctx.printJson({ ok: true, kind, line, installed: false });
     else ctx.print(`# add with: crontab -e   (or: dbguard schedule cron --install)\n${line}`);
-    return 0;
+    return ExitCode.ok;
   }
   if (kind === 'systemd') {
     const units = systemdUnits(config, opts.daemonUnit);
@@ -28,11 +29,11 @@ export async function run(ctx: CliContext, kind: string, opts: { install?: boole
       const written = writeFiles(opts.dir ?? '/etc/systemd/system', units);
       if (ctx.opts.json) ctx.printJson({ ok: true, kind, files: written, enable });
       else ctx.print(`wrote ${written.join(', ')}\nnow run: ${enable}`);
-      return 0;
+      return ExitCode.ok;
     }
     if (ctx.opts.json) ctx.printJson({ ok: true, kind, units, enable });
     else ctx.print(Object.entries(units).map(([name, text]) => `# ${name}\n${text}`).join('\n') + `\n# then: ${enable}`);
-    return 0;
+    return ExitCode.ok;
   }
   if (kind === 'windows') {
     const task = windowsTask(config);
@@ -42,7 +43,7 @@ export async function run(ctx: CliContext, kind: string, opts: { install?: boole
       const command = windowsTask(config, file).command;
       if (ctx.opts.json) ctx.printJson({ ok: true, kind, file, command });
       else ctx.print(`wrote ${file} (UTF-16)\nregister it from an elevated prompt:\n  ${command}`);
-      return 0;
+      return ExitCode.ok;
     }
     if (ctx.opts.json) ctx.printJson({ ok: true, kind, xml: task.xml, command: task.command });
     else {
@@ -50,7 +51,7 @@ export async function run(ctx: CliContext, kind: string, opts: { install?: boole
       ctx.print(task.xml.trimEnd());
       ctx.note(`save the XML above as dbguard-backup.xml (or use --install --dir DIR), then from an elevated prompt:\n  ${task.command}`);
     }
-    return 0;
+    return ExitCode.ok;
   }
   throw new UsageError(`unknown scheduler "${kind}"`, 'use one of: cron, systemd, windows', 'bad-argument');
 }

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { format } from 'date-fns/format';
 import { status } from '../../ops/status';
 import type { CliContext } from '../context';
@@ -16,14 +17,14 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   const r = await status(ctx.config(), selector, ctx.env);
   if (ctx.opts.json) {
     ctx.printJson(r);
-    return r.ok ? 0 : 4;
+    return r.ok ? ExitCode.ok : ExitCode.integrity;
   }
   const c = ctx.out;
   const when = (iso: string | null) => (iso ? format(new Date(iso), 'yyyy-MM-dd HH:mm:ss') : '-');
   const rows = r.targets.map((t) => [
     t.target,
     t.ok ? c.green('ok') : c.red('ATTENTION'),
-    t.lastBackup ? `${t.lastBackup.id} (${formatAge(new Date(t.lastBackup.createdAt))}${t.fresh ? '' : ', STALE'})` : c.red('none'),
+    t.lastBackup ? `${t.lastBackup.id} (${t.lastBackup.consistency}, ${formatAge(new Date(t.lastBackup.createdAt))}${t.fresh ? '' : ', STALE'})` : c.red('none'),
     t.lastBackup ? formatBytes(t.lastBackup.bytes) : '-',
     String(t.backups),
     t.lastCheck ? `${t.lastCheck.ok === null ? 'busy' : t.lastCheck.ok ? 'healthy' : c.red('DAMAGED')} ${c.dim(`(${t.lastCheck.source === 'now' ? 'checked now' : formatAge(new Date(t.lastCheck.at))})`)}` : '-',
@@ -36,5 +37,5 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     for (const w of t.warnings) ctx.print(`${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}`);
   }
   ctx.print(`daemon: ${r.daemon.answering ? c.green(`answering at ${r.daemon.url} (${r.daemon.status})`) : c.yellow(`not answering at ${r.daemon.url}`)}`);
-  return r.ok ? 0 : 4;
+  return r.ok ? ExitCode.ok : ExitCode.integrity;
 }

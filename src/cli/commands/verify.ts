@@ -1,3 +1,4 @@
+import { ExitCode } from '../../core/exit-codes';
 import { UsageError } from '../../core/errors';
 import { verifyTargets, type Which } from '../../ops/verify';
 import type { CliContext } from '../context';
@@ -28,5 +29,5 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     }
   }
   for (const r of results) ctx.log().info({ target: r.target, id: r.id, ok: r.ok, findings: r.findings.map((f) => f.code) }, 'verify finished');
-  return ok ? 0 : 4;
+  return ok ? ExitCode.ok : ExitCode.integrity;
 }

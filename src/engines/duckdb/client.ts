@@ -1,14 +1,11 @@
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { WorkerFailure, WorkerMessage, WorkerRequest } from './protocol';
+import { EngineFailed as WorkerFailed } from '../engine';
+import type { WorkerMessage, WorkerRequest } from './protocol';
 
-/** A DuckDB operation failed in the worker, or the worker died (kind `crash`). */
-export class WorkerFailed extends Error {
-  constructor(readonly failure: WorkerFailure) {
-    super(failure.message);
-  }
-}
+/** A DuckDB operation failed in the worker, or the worker died (kind `crash`): the engine-wide EngineFailed. */
+export { EngineFailed as WorkerFailed } from '../engine';
 
 /** Finds the compiled worker: beside this file in dist/, or dist/ when running from src/ under jest. */
 function workerPath(): string {
@@ -46,7 +43,13 @@ export function runWorker<T>(req: WorkerRequest, opts: RunOptions = {}): Promise
       else if (msg.type === 'failure') { settled = true; reject(new WorkerFailed(msg.failure)); }
     });
     child.on('error', (err) => {
-      if (!settled) { settled = true; reject(new WorkerFailed({ kind: 'not-started', message: `could not start the DuckDB worker: ${err.message}`, errno: (err as NodeJS.ErrnoException).code })); }
+      if (settled) return;
+      // Sending the request to a worker that was already killed (a Ctrl-C to its group, the OOM
+      // killer) fails with EPIPE: that worker did start, and its 'exit' says how it died.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (child.pid !== undefined && (code === 'EPIPE' || code === 'ERR_IPC_CHANNEL_CLOSED' || code === 'ECONNRESET')) return;
+      settled = true;
+      reject(new WorkerFailed({ kind: 'not-started', message: `could not start the DuckDB worker: ${err.message}`, errno: code }));
     });
     child.on('exit', (code, sig) => {
       opts.signal?.removeEventListener('abort', onAbort);

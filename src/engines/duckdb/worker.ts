@@ -7,10 +7,12 @@ import * as fs from 'node:fs';
 import { readCatalog, libraryVersion } from './catalog';
 import { classifyDuckdbError } from './classify';
 import { openDuckdb, queryRows, type OpenDb } from './open';
-import type { InspectResult, ScanResult, SnapshotResult, WorkerMessage, WorkerRequest } from './protocol';
+import type { InspectResult, LiveFinalizeResult, ScanResult, SnapshotResult, WorkerMessage, WorkerRequest } from './protocol';
 import { scanAll } from './scan';
 import { salvage } from './salvage';
 import { ddlStatements, readDdl } from './ddl';
+import { readFileHeader } from './header';
+import { scrubBlocks } from './scrub';
 
 const currentDatabase = async (db: OpenDb) => String((await queryRows(db.conn, 'SELECT current_database() AS d'))[0]!.d);
 
@@ -59,7 +61,9 @@ async function copyWithProgress(src: string, dest: string, total: number): Promi
  * catalog and row counts as they were at copy time.
  */
 async function snapshot(file: string, dest: string, destWal: string): Promise<SnapshotResult> {
+  const opened = Date.now();
   const db = await openDuckdb(file);
+  let result: Omit<SnapshotResult, 'lockHeldMs'>;
   try {
     // The shared lock is held from here until close: the copy and the catalog
     // see the same state, so they run side by side.
@@ -67,16 +71,46 @@ async function snapshot(file: string, dest: string, destWal: string): Promise<Sn
     const wal = `${file}.wal`;
     const walSize = fs.existsSync(wal) ? fs.statSync(wal).size : 0;
     const started = Date.now();
-    const copying = copyWithProgress(file, dest, size + walSize).then(async () => {
-      if (walSize > 0) await fs.promises.copyFile(wal, destWal, fs.constants.COPYFILE_EXCL);
-      return Date.now() - started;
-    });
+    // The WAL is copied beside the main file, not after it: the service cannot start while the lock is held.
+    const copying = Promise.all([
+      copyWithProgress(file, dest, size + walSize),
+      walSize > 0 ? fs.promises.copyFile(wal, destWal, fs.constants.COPYFILE_EXCL) : undefined,
+    ]).then(() => Date.now() - started);
     copying.catch(() => undefined);
     const library = await libraryVersion(db.conn);
     const { catalog, nullPrimaryKeys, unreadable } = await readCatalog(db.conn);
     const ddl = ddlStatements(await readDdl(db.conn, await currentDatabase(db)));
     const copyMs = await copying;
-    return { library, catalog, nullPrimaryKeys, unreadable, ddl, walCopied: walSize > 0, bytes: size + walSize, copyMs };
+    result = { library, catalog, nullPrimaryKeys, unreadable, ddl, walCopied: walSize > 0, bytes: size + walSize, copyMs };
+  } finally {
+    db.close();
+  }
+  return { ...result, lockHeldMs: Date.now() - opened };
+}
+
+/**
+ * Finalizes a live copy, a private file no other process knows: folds its WAL
+ * in with a checkpoint (when it has one), then reads the catalog, the schema
+ * as SQL and every column of every table back from disk, with a block scrub
+ * of the file beside that read (as `check` does).
+ */
+async function finalizeLive(file: string): Promise<LiveFinalizeResult> {
+  if (fs.existsSync(`${file}.wal`)) await checkpoint(file);
+  progress('checkpointed', 1, 1);
+  const started = Date.now();
+  let db = await openDuckdb(file);
+  try {
+    const library = await libraryVersion(db.conn);
+    const { catalog, nullPrimaryKeys, unreadable } = await readCatalog(db.conn);
+    const ddl = ddlStatements(await readDdl(db.conn, await currentDatabase(db)));
+    const header = readFileHeader(file).active;
+    const scrubbing = header ? scrubBlocks(file, header) : undefined;
+    scrubbing?.catch(() => undefined);
+    const scanned = await scanAll(file, db, catalog, (done, total) => progress('scan', done, total));
+    db = scanned.db;
+    const scrub = await scrubbing;
+    const badBlocks = header ? [...scrub!.badBlocks, ...scrub!.missingBlocks] : [-1];
+    return { library, catalog, nullPrimaryKeys, unreadable, ddl, tables: scanned.tables, durationMs: Date.now() - started, badBlocks };
   } finally {
     db.close();
   }
@@ -105,6 +139,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       progress('checkpointed', 1, 1);
       return scan(req.file);
     }
+    case 'finalize-live': return finalizeLive(req.file);
     case 'execute': {
       const db = await openDuckdb(req.file, true);
       try { await db.conn.run(req.sql); await db.conn.run('CHECKPOINT'); return { ok: true }; } finally { db.close(); }

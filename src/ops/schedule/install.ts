@@ -12,7 +12,7 @@ import { CRON_MARKER } from './render';
  */
 export function installCrontab(line: string, env: NodeJS.ProcessEnv = process.env): string {
   const list = spawnSync('crontab', ['-l'], { encoding: 'utf8', env });
-  if (list.error) throw new UsageError(`cannot run crontab: ${(list.error as NodeJS.ErrnoException).code ?? list.error.message}`, 'install cron, or use dbguard schedule systemd');
+  if (list.error) throw new UsageError(`cannot run crontab: ${(list.error as NodeJS.ErrnoException).code ?? list.error.message}`, 'install cron, or use dbguard schedule systemd').because(list.error);
   // `crontab -l` exits 1 with "no crontab for <user>" when there is none yet; any other
   // failure must stop here, or the user's table would be replaced by dbguard's line alone.
   if (list.status !== 0 && !/no crontab/i.test(list.stderr ?? '')) {
