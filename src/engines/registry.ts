@@ -2,13 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from './engine';
 import { duckdbEngine } from './duckdb';
+import { sqliteEngine } from './sqlite';
 
 /**
  * Every engine dbguard knows. Adding one is ONE line here (import it and list
  * it); see the comment at the top of engine.ts. Order matters only for
  * detection by extension: the first engine claiming an extension wins.
  */
-const ENGINES: readonly Engine[] = [duckdbEngine];
+const ENGINES: readonly Engine[] = [duckdbEngine, sqliteEngine];
 
 /** The registered engines, in registry order. */
 export function engines(): readonly Engine[] {

@@ -34,8 +34,8 @@ export interface SqliteCheckReport {
 /** Failures that say something about the file (the others: could not check, or busy). */
 const aboutTheFile = (f: WorkerFailure) => f.kind === 'corrupt' || f.kind === 'io' || (f.kind === 'crash' && f.signal !== 'SIGKILL');
 
-/** Copies `file` and its hot journal together into a private folder; returns the copy's path and a cleanup. */
-function copyPair(file: string): { copy: string; cleanup(): void } {
+/** Copies `file` and its hot journal together into a private folder (never moves or changes them); returns the copy and a cleanup. */
+export function copyPair(file: string): { copy: string; cleanup(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbguard-sqlite-'));
   const copy = path.join(dir, path.basename(file));
   try {

@@ -1,4 +1,4 @@
-import type { FailureKind, WorkerFailure } from '../duckdb/protocol';
+import type { EngineFailure as WorkerFailure, FailureKind } from '../engine';
 
 const ERRNO_KINDS: Record<string, FailureKind> = { ENOSPC: 'disk-full', EDQUOT: 'disk-full', EIO: 'storage', EACCES: 'storage', EPERM: 'storage', EROFS: 'storage', ENOMEM: 'no-memory' };
 

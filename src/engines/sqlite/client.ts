@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkerFailed } from '../duckdb/client';
+import { EngineFailed as WorkerFailed } from '../engine';
 import type { SqliteMessage, SqliteRequest } from './protocol';
 
 export { WorkerFailed };

@@ -1,5 +1,5 @@
 import type { Catalog } from '../../core/types';
-import type { WorkerFailure } from '../duckdb/protocol';
+import type { EngineFailure as WorkerFailure, NullKeyCount } from '../engine';
 
 export type { WorkerFailure };
 
@@ -11,7 +11,18 @@ export type SqliteRequest =
   | { action: 'salvage'; file: string; dest: string }
   | { action: 'recreate'; dest: string; ddl: string[] }
   | { action: 'execute'; file: string; sql: string }
+  | { action: 'inspect'; file: string }
+  | { action: 'probe'; file: string }
+  | { action: 'rollback'; file: string }
   | { action: 'version' };
+
+export interface SqliteInspectResult {
+  library: string;
+  journalMode: string;
+  catalog: SqliteCatalog;
+  /** Rows whose PRIMARY KEY is NULL (SQLite allows it in rowid tables whose key is not INTEGER PRIMARY KEY). */
+  nullPrimaryKeys: NullKeyCount[];
+}
 
 export interface SqliteTableRead {
   schema: string;

@@ -6,9 +6,10 @@
 import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { classifySqliteError } from './classify';
-import { countRows, readAll, readCatalog } from './catalog';
+import type { NullKeyCount } from '../engine';
+import { countRows, ident, readAll, readCatalog } from './catalog';
 import { salvageSqlite } from './salvage';
-import type { SqliteCheckResult, SqliteMessage, SqliteRequest, SqliteSnapshotResult } from './protocol';
+import type { SqliteCheckResult, SqliteInspectResult, SqliteMessage, SqliteRequest, SqliteSnapshotResult } from './protocol';
 
 const send = (msg: SqliteMessage) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
 const progress = (phase: string, done: number, total: number) => void process.send!({ type: 'progress', phase, done, total } satisfies SqliteMessage);
@@ -97,6 +98,28 @@ function recreate(dest: string, ddl: string[]): { ok: true; statements: number }
   return { ok: true, statements: ddl.length };
 }
 
+/** Catalog with row counts (one read transaction) and rows with a NULL primary key. */
+function inspect(file: string): SqliteInspectResult {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const journalMode = String(db.pragma('journal_mode', { simple: true }));
+    db.exec('BEGIN');
+    const catalog = readCatalog(db);
+    const counts = countRows(db, catalog.tables.map((t) => t.name));
+    const nullPrimaryKeys: NullKeyCount[] = [];
+    for (const t of catalog.tables) {
+      t.rows = counts.find((c) => c.name === t.name)?.rows ?? 0;
+      if (!t.primaryKey.length) continue;
+      const where = t.primaryKey.map((c) => `${ident(c)} IS NULL`).join(' OR ');
+      const n = Number((db.prepare(`SELECT count(*) AS n FROM ${ident(t.name)} WHERE ${where}`).get() as { n: number }).n);
+      if (n > 0) nullPrimaryKeys.push({ schema: 'main', table: t.name, rows: n });
+    }
+    return { library: library(), journalMode, catalog, nullPrimaryKeys };
+  } finally {
+    db.close();
+  }
+}
+
 async function handle(req: SqliteRequest): Promise<unknown> {
   switch (req.action) {
     case 'check': return check(req.file, req.quick, req.waitMs, req.readWrite);
@@ -109,6 +132,17 @@ async function handle(req: SqliteRequest): Promise<unknown> {
       try { db.exec(req.sql); return { ok: true }; } finally { db.close(); }
     }
     case 'version': return { library: library() };
+    case 'inspect': return inspect(req.file);
+    case 'probe': {
+      // a writer's lock (RESERVED or more) makes BEGIN IMMEDIATE fail at once with SQLITE_BUSY
+      const db = new Database(req.file, { fileMustExist: true, timeout: 0 });
+      try { db.exec('BEGIN IMMEDIATE'); db.exec('ROLLBACK'); return { ok: true }; } finally { db.close(); }
+    }
+    case 'rollback': {
+      // a private copy of a database and its hot journal: the first read-write read rolls it back
+      const db = new Database(req.file, { fileMustExist: true });
+      try { db.prepare('SELECT count(*) FROM sqlite_schema').get(); return { ok: true }; } finally { db.close(); }
+    }
   }
 }
 
