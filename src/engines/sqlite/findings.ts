@@ -45,7 +45,7 @@ export function sqliteHeaderFindings(file: string, h: SqliteHeader, target: stri
 
 /** A hot `-journal`: a writer crashed (or is) mid-transaction. A warning: SQLite rolls it back on the next read-write open. */
 export function hotJournalFinding(file: string, target: string): Finding {
-  return warn('hot-journal', `${file}-journal is a hot journal: a writer stopped in the middle of a transaction, which SQLite rolls back at the next read-write open. The journal must stay next to its database (a database without its hot journal is corrupt); dbguard checked a copy of the pair`, `start the application (it rolls back), or run dbguard repair ${target}; never delete ${file}-journal`);
+  return warn('hot-journal', `${file}-journal is a hot journal: a writer stopped in the middle of a transaction, which SQLite rolls back at the next read-write open. The journal must stay next to its database (a database without its hot journal is corrupt); dbguard checked a copy of the pair`, `nothing to do: the application's next start rolls it back (dbguard backup ${target} saves the rolled-back state); never delete ${file}-journal`);
 }
 
 /** A `-wal` whose header is not a WAL header or whose page size differs from the database's. */

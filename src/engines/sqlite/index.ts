@@ -115,7 +115,8 @@ export const sqliteEngine: Engine = {
   },
 
   async copy(source, dest, opts) {
-    const snap = await snapshotSqlite(source, dest, opts.target, { waitMs: opts.waitMs, signal: opts.signal, onProgress: opts.onProgress });
+    // a hot journal: the committed state is the rolled-back one, taken from a private copy of the pair
+    const snap = await onFileOrRolledBackCopy(source, (f) => snapshotSqlite(f, dest, opts.target, { waitMs: opts.waitMs, signal: opts.signal, onProgress: opts.onProgress }));
     return {
       ...toInspection({ ...snap, nullPrimaryKeys: [] } as SqliteInspectResult),
       ddl: snap.catalog.ddl, sideFilesCopied: false, bytes: snap.bytes, copyMs: snap.copyMs,
