@@ -45,7 +45,7 @@ describe('defaults', () => {
       production: { name: 'production', path: path.join(cwd, 'data/production.duckdb') },
       staging: { name: 'staging', path: path.join(cwd, 'data/staging.duckdb') },
     });
-    expect(c.schedule).toEqual(DEFAULT_CONFIG.schedule);
+    expect(c.schedule).toEqual({ ...DEFAULT_CONFIG.schedule, verify: '0 3 * * 0' });
     expect(c.retry).toEqual(DEFAULT_CONFIG.retry);
     expect(c.http).toEqual({ host: '127.0.0.1', port: 9977 });
     expect(c.alerts).toMatchObject({ webhook: null, email: null });

@@ -113,8 +113,9 @@ describe('the daemon on a full backup disk', () => {
     const hook = await startRecorder();
     try {
       const site = await box.site();
-      // room for the history file and the lock, none for the copy
-      disk = mountTmpfs(path.join(site.dir, 'small'), 'size=64m,nr_inodes=3');
+      // room for the history, its lock and the target locks, none for a copy of the database
+      disk = mountTmpfs(path.join(site.dir, 'small'), 'size=128k,nr_inodes=64');
+      expect(fs.statSync(site.db('production')).size).toBeGreaterThan(256 * 1024);
       site.rewrite({ backupDir: disk.dir, autoRepair: true, retry: { attempts: 2, baseDelayMs: 50, factor: 2, maxDelayMs: 100 }, alerts: { webhook: { url: `${hook.url}/h` } } });
       const before = sha256Of(site.db('production'));
       const d = await daemons.start(site.config());

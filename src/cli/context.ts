@@ -1,5 +1,6 @@
 import type { Config } from '../config/load';
 import type { Logger } from '../core/types';
+import type { RunLog } from '../daemon/run-log';
 import { colors, type Colors } from './format';
 
 export interface GlobalOptions {
@@ -9,6 +10,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   logFile?: string;
   yes?: boolean;
+  /** `--no-alerts` sets this to false: the run is recorded, but no alert or ping is sent. */
+  alerts?: boolean;
   /** Set by commands that log every step to stderr (guard, daemon). */
   stderrLevel?: 'info' | 'warn';
 }
@@ -28,6 +31,10 @@ export interface CliContext {
   err: Colors;
   config(): Config;
   log(): Logger;
+  /** The job history and alerts of this command's runs (created on first use). */
+  runs(): RunLog;
+  /** Waits (bounded) for alerts still in flight; called once when the command is done. */
+  settle(): Promise<void>;
   /** Aborted on the first SIGINT/SIGTERM, so a long run can clean up and exit 130. */
   signal: AbortSignal;
   /** Stops dbguard's own SIGINT/SIGTERM handling (guard hands signals to its service instead). */
@@ -38,6 +45,7 @@ export interface CliContext {
 export function createContext(opts: GlobalOptions, signal: AbortSignal, releaseSignals: () => void = () => {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): CliContext {
   let config: Config | undefined;
   let logger: Logger | undefined;
+  let runLog: RunLog | undefined;
   const human = !opts.json && !opts.quiet;
   return {
     opts,
@@ -59,6 +67,14 @@ export function createContext(opts: GlobalOptions, signal: AbortSignal, releaseS
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       if (!logger) logger = (require('./logger') as typeof import('./logger')).createLogger({ logFile: opts.logFile, verbose: opts.verbose, quiet: opts.quiet || opts.json, stderrLevel: opts.stderrLevel });
       return logger;
+    },
+    runs() {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      if (!runLog) runLog = new (require('../daemon/run-log') as typeof import('../daemon/run-log')).RunLog(this.config(), { alerts: opts.alerts !== false, log: this.log(), env });
+      return runLog;
+    },
+    async settle() {
+      await runLog?.flush();
     },
   };
 }

@@ -46,7 +46,13 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     const releaseSignals = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); };
     ctx = createContext(program.opts<GlobalOptions>(), controller.signal, releaseSignals);
-    exitCode = await (load().run as (c: CliContext, ...a: unknown[]) => Promise<number>)(ctx, ...args);
+    const c = ctx;
+    try {
+      exitCode = await (load().run as (c: CliContext, ...a: unknown[]) => Promise<number>)(c, ...args);
+    } finally {
+      // alerts of this run get a bounded time to go out; they never change its exit code
+      await c.settle().catch(() => undefined);
+    }
   };
   const program = buildProgram(dispatch);
   try {

@@ -23,6 +23,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('-v, --verbose', 'more detail, including stack traces of unexpected errors')
     .option('--log-file <path>', 'append JSON log lines to this file')
     .option('-y, --yes', 'do not ask for confirmation')
+    .option('--no-alerts', 'send no alert or ping for this run (it is still recorded in the job history)')
     .showHelpAfterError('(run dbguard --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })

@@ -44,7 +44,7 @@ const targetSchema = z.strictObject({
   path: nonEmpty('the path of the database file, e.g. "data/production.duckdb"'),
   requiredTables: z.array(nonEmpty('a table name'), { error: 'must be a list of table names' }).optional(),
   schedule: z
-    .strictObject({ backup: cronText.optional(), check: cronText.optional() }, { error: 'must be an object with "backup" and/or "check" cron expressions' })
+    .strictObject({ backup: cronText.optional(), check: cronText.optional(), verify: cronText.optional() }, { error: 'must be an object with "backup", "check" and/or "verify" cron expressions' })
     .optional(),
   schema: nonEmpty('the path of a SQL file with the schema').optional(),
   /** "auto" (the default): a database held by another process is backed up by a live copy; "never": such a backup exits 5. */
@@ -84,6 +84,8 @@ export const configSchema = z.strictObject({
   schedule: z.strictObject({
     backup: cronText,
     check: cronText,
+    /** Restore drills: the daemon re-verifies the newest backup of each target in full (default weekly, Sunday 03:00). */
+    verify: cronText.default('0 3 * * 0'),
     timezone: nonEmpty('"local" or an IANA time zone such as "Europe/Berlin"').refine((tz) => {
       if (tz === 'local') return true;
       try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true; } catch { return false; }
@@ -103,7 +105,13 @@ export const configSchema = z.strictObject({
   alerts: z.strictObject({
     webhook: webhookSchema.nullable().default(null),
     email: emailSchema.nullable().default(null),
-    ping: z.strictObject({ success: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(), failure: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional() }).optional(),
+    /** healthchecks.io convention: `url` + "/start" when a run begins, `url` on success, `url` + "/fail" on failure; `start`/`success`/`failure` override one each. */
+    ping: z.strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+      start: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+      success: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+      failure: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    }, { error: 'must be an object with "url" (and optionally "start", "success", "failure")' }).optional(),
   }, { error: 'must be an object' }),
   /** Daemon: repair a target (strategy auto) when a scheduled check finds damage. */
   autoRepair: z.boolean({ error: 'must be true or false' }).default(false),

@@ -4,13 +4,25 @@ import type { Logger } from '../core/types';
 import { silentLogger } from '../core/types';
 import { errorMessage } from '../core/errors';
 import { redactUrls } from '../core/redact';
+import type { JobKind } from './history';
 
-export type AlertEvent = 'failure' | 'damage' | 'repair' | 'recovery';
+/** `drill-overdue`: no restore drill (verify) succeeded for two `schedule.verify` periods. */
+export type AlertEvent = 'failure' | 'damage' | 'repair' | 'recovery' | 'drill-overdue';
+
+/** The ping URLs of the healthchecks.io convention, from `alerts.ping`. */
+export function pingUrls(ping: Config['alerts']['ping']): { start?: string; success?: string; failure?: string } {
+  const base = ping?.url?.replace(/\/+$/, '');
+  return {
+    start: ping?.start ?? (base ? `${base}/start` : undefined),
+    success: ping?.success ?? base,
+    failure: ping?.failure ?? (base ? `${base}/fail` : undefined),
+  };
+}
 
 export interface Alert {
   target: string;
   event: AlertEvent;
-  kind: 'backup' | 'check';
+  kind: JobKind;
   message: string;
   time: string;
   host: string;
@@ -93,10 +105,12 @@ export class Alerter {
     if (email) this.track(withRetries('email', this.log, () => this.sendMail(alert), this.retryBaseMs));
   }
 
-  /** GETs the success or failure ping URL after a run, in the background. */
-  ping(ok: boolean): void {
-    const url = ok ? this.config.alerts.ping?.success : this.config.alerts.ping?.failure;
-    if (url) this.track(withRetries(`ping ${ok ? 'success' : 'failure'}`, this.log, () => httpRequest(url, { method: 'GET' }), this.retryBaseMs));
+  /** GETs the success or failure ping URL after a run (`'start'`: the start URL as it begins), in the background. */
+  ping(ok: boolean | 'start'): void {
+    const urls = pingUrls(this.config.alerts.ping);
+    const which = ok === 'start' ? 'start' : ok ? 'success' : 'failure';
+    const url = urls[which];
+    if (url) this.track(withRetries(`ping ${which}`, this.log, () => httpRequest(url, { method: 'GET' }), this.retryBaseMs));
   }
 
   private async sendMail(a: Alert): Promise<void> {

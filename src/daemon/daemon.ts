@@ -9,12 +9,17 @@ import { backupTarget, type BackupResult } from '../ops/backup';
 import { repair } from '../ops/repair';
 import { checkHealth } from '../ops/health';
 import { futureBackupsFinding } from '../ops/list';
+import { engineNameOf } from '../ops/engine-of';
+import type { ProgressFn } from '../ops/progress';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
+import { DrillWatch, restoreDrill } from './drill-job';
+import { drillOverdue, lastProvenRestorable } from './drills';
+import { verdict } from './verdict';
 import { JobHistory, summarize, type JobKind, type JobRecord } from './history';
 import { isLoopback, startHttpServer } from './http';
 import { DaemonMetrics } from './metrics';
-import { JobRunner, type JobOutcome } from './runner';
+import { JobRunner, withOutcome, type JobOutcome } from './runner';
 
 export interface DaemonOptions {
   log?: Logger;
@@ -23,19 +28,27 @@ export interface DaemonOptions {
   alertRetryMs?: number;
   /** Called when the last running job has finished and the daemon is idle again. */
   onIdle?: () => void;
+  /** The clock of restore-drill deadlines (tests move it forward); default: now. */
+  now?: () => Date;
 }
 
-/** The effective backup and check schedules of a target (per-target override, else global). */
-export function schedulesOf(config: Config, target: string): Record<JobKind, Schedule> {
+/** The runs the daemon schedules: backups, checks, and restore drills (verify). */
+export type ScheduledKind = 'backup' | 'check' | 'verify';
+export const SCHEDULED_KINDS: readonly ScheduledKind[] = ['backup', 'check', 'verify'];
+
+/** Live progress of a running job, for the dashboard. */
+export interface LiveProgress { target: string; kind: JobKind; phase: string; done?: number; total?: number }
+
+/** The effective backup, check and drill schedules of a target (per-target override, else global). */
+export function schedulesOf(config: Config, target: string): Record<ScheduledKind, Schedule> {
   const t = config.targets[target]!;
   return {
     backup: new Schedule(t.schedule?.backup ?? config.schedule.backup, config.schedule.timezone),
     check: new Schedule(t.schedule?.check ?? config.schedule.check, config.schedule.timezone),
+    verify: new Schedule(t.schedule?.verify ?? config.schedule.verify, config.schedule.timezone),
   };
 }
 
-/** An error that carries what the run found, so the history records it with the failure. */
-const withOutcome = <E extends Error>(err: E, outcome: JobOutcome) => Object.assign(err, { outcome });
 
 /**
  * The long-running scheduler: backups and checks per target on their cron
@@ -51,7 +64,11 @@ export class Daemon {
   private readonly runner: JobRunner;
   private readonly repo: BackupRepository;
   private readonly log: Logger;
-  private readonly schedules = new Map<string, Record<JobKind, Schedule>>();
+  private readonly schedules = new Map<string, Record<ScheduledKind, Schedule>>();
+  /** Progress of running jobs by `target:kind`. */
+  readonly progress = new Map<string, LiveProgress>();
+  private readonly drills: DrillWatch;
+  private drillTimer?: NodeJS.Timeout;
   private crons: Cron[] = [];
   private server?: http.Server;
   private ready = false;
@@ -67,6 +84,7 @@ export class Daemon {
     this.repo = new BackupRepository(config.backupDir);
     this.history = new JobHistory(config.backupDir);
     this.alerter = new Alerter(config, this.log, opts.env ?? process.env, opts.alertRetryMs ?? 1000);
+    this.drills = new DrillWatch(this.repo, this.alerter, this.log);
     this.runner = new JobRunner(this.history, config.retry, config.concurrency, this.log, (rec, err) => this.finished(rec, err));
   }
 
@@ -103,21 +121,51 @@ export class Daemon {
     this.server = await startHttpServer(host, port, this.token, {
       ready: () => this.ready && !this.stopping,
       health: () => this.health(),
+      dashboard: this,
       metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
     }, this.log);
     for (const target of Object.keys(this.config.targets)) {
       const sched = schedulesOf(this.config, target);
       this.schedules.set(target, sched);
-      for (const kind of ['backup', 'check'] as const) {
+      for (const kind of SCHEDULED_KINDS) {
         this.crons.push(new Cron(sched[kind].expr, { timezone: tzOption(this.config.schedule.timezone), protect: true }, () => { void this.trigger(target, kind, 'schedule'); }));
       }
       this.refreshBackupMetrics(target);
+      this.metrics.targetInfo.set({ target, engine: engineNameOf(this.config, target) ?? 'unknown' }, 1);
+      this.refreshDrillMetrics(target);
       const last = this.lastCheck.get(target);
       if (last) this.metrics.healthy.set({ target }, last.ok ? 1 : 0);
     }
     this.ready = true;
     this.log.info({ targets: Object.keys(this.config.targets) }, 'daemon started; schedules armed');
     this.catchUp();
+    this.checkDrills();
+    // a drill deadline passes without any run: look once an hour
+    this.drillTimer = setInterval(() => this.checkDrills(), 3600 * 1000);
+    this.drillTimer.unref();
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  private checkDrills(): void {
+    this.drills.check(this.schedules, this.now(), new Date(this.startedAt));
+  }
+
+  /** True when a run of `target` and `kind` is queued or running (the dashboard refuses a duplicate). */
+  isQueued(target: string, kind: JobKind): boolean {
+    return this.runner.isQueued(target, kind);
+  }
+
+  /** The configured target names. */
+  targets(): string[] {
+    return Object.keys(this.config.targets);
+  }
+
+  /** The backups of a target, newest first (for the dashboard's cards and charts). */
+  backups(target: string) {
+    return this.repo.list(target);
   }
 
   /** Backs up, once, every target whose newest valid backup predates its last scheduled run. */
@@ -134,19 +182,39 @@ export class Daemon {
   }
 
   /** Queues a run now (skipped if the same run is still queued or running). */
-  trigger(target: string, kind: JobKind, reason: string): Promise<JobRecord | undefined> {
+  trigger(target: string, kind: ScheduledKind, reason: string): Promise<JobRecord | undefined> {
     if (this.stopping) return Promise.resolve(undefined);
-    return this.runner.submit(target, kind, reason, (signal) => (kind === 'backup' ? this.backupJob(target, signal) : this.checkJob(target, signal)));
+    const jobs: Record<ScheduledKind, (signal: AbortSignal) => Promise<JobOutcome>> = {
+      backup: (signal) => this.backupJob(target, signal),
+      check: (signal) => this.checkJob(target, signal),
+      verify: (signal) => this.verifyJob(target, signal),
+    };
+    return this.runner.submit(target, kind, reason, (signal, attempt) => {
+      // healthchecks convention: /start as the run begins (not again for its retries)
+      if (attempt === 1) this.alerter.ping('start');
+      return jobs[kind](signal);
+    });
+  }
+
+  private onProgress(target: string, kind: JobKind) {
+    return (p: Parameters<ProgressFn>[0]) => { this.progress.set(`${target}:${kind}`, { target, kind, phase: p.phase, done: p.done, total: p.total }); };
+  }
+
+  private async verifyJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
+    const r = await restoreDrill(this.config, target, { signal, onProgress: this.onProgress(target, 'verify'), onDamage: (m) => this.alerter.notify(target, 'damage', 'verify', m) });
+    this.refreshDrillMetrics(target);
+    this.drills.proven(target);
+    return r;
   }
 
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     try {
-      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log }));
+      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') }));
     } catch (err) {
       if (!(err instanceof IntegrityError) || signal.aborted) throw err;
       this.alerter.notify(target, 'damage', 'backup', err.message);
       if (!this.config.autoRepair || !(await this.autoRepair(target, signal))) throw err;
-      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log }));
+      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') }));
     }
   }
 
@@ -156,11 +224,11 @@ export class Daemon {
       this.metrics.rotationFailures.inc({ target: r.target });
       this.alerter.notify(r.target, 'failure', 'backup', `backup ${r.id} was published, but ${r.rotationError}`);
     }
-    return { backupId: r.id, consistency: r.consistency, attempts: r.attempts };
+    return { backupId: r.id, bytes: r.bytes, rows: r.rows, consistency: r.consistency, attempts: r.attempts };
   }
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
-    const c = await checkHealth(this.config, target, { signal, live: { copyDir: this.config.backupDir } });
+    const c = await checkHealth(this.config, target, { signal, live: { copyDir: this.config.backupDir }, onProgress: this.onProgress(target, 'check') });
     // A stop cancelled the check midway: what it saw says nothing about the database.
     if (signal.aborted) throw new InterruptedError(`check of ${target} cancelled`);
     if (c.busy) throw inUseError(c.path, c.busy, 'the check is retried with backoff');
@@ -194,6 +262,7 @@ export class Daemon {
   }
 
   private finished(rec: JobRecord, err?: unknown): void {
+    this.progress.delete(`${rec.target}:${rec.kind}`);
     if (this.opts.onIdle) setImmediate(() => { if (this.runner.active === 0) this.opts.onIdle!(); });
     if (rec.state === 'cancelled') {
       this.metrics.runs.inc({ target: rec.target, kind: rec.kind, result: 'cancelled' });
@@ -227,6 +296,11 @@ export class Daemon {
     this.metrics.lastBackupLive.set({ target }, newest.manifest?.consistency === 'live' ? 1 : 0);
   }
 
+  private refreshDrillMetrics(target: string): void {
+    const proven = lastProvenRestorable(this.repo.list(target));
+    if (proven) this.metrics.lastVerified.set({ target }, Math.floor(proven.getTime() / 1000));
+  }
+
   /** The /health document. Unhealthy: a damaged database, or no fresh valid backup (older than 2 schedule periods). */
   health() {
     const now = new Date();
@@ -242,16 +316,23 @@ export class Daemon {
       const fresh = newest !== undefined && ageSeconds! * 1000 < 2 * sched.backup.periodMs(now);
       const check = this.lastCheck.get(target) ?? null;
       const s = summarize(runs, target);
-      const lastFailed = [s.lastBackupRun, s.lastCheck].some((r) => r?.state === 'failed');
-      if (check?.ok === false || !fresh) worsen('unhealthy');
-      else if (lastFailed || future || s.running.some((r) => r.state === 'retrying')) worsen('degraded');
+      const proven = lastProvenRestorable(entries);
+      const overdue = drillOverdue(entries, sched.verify.periodMs(this.now()), this.now(), new Date(this.startedAt));
+      const failedRun = [s.lastBackupRun, s.lastCheck, s.lastVerify].find((r) => r?.state === 'failed');
+      const retrying = s.running.find((r) => r.state === 'retrying');
+      const { state, reason } = verdict({ target, check, hasValidBackup: newest !== undefined, fresh, failedRun, retrying, drillOverdue: overdue, futureBackup: future?.message });
+      if (state !== 'healthy') worsen(state);
       targets[target] = {
+        status: state,
+        reason,
+        last_verified: proven?.toISOString() ?? null,
+        drill_overdue: overdue,
         healthy: check?.ok !== false && fresh,
         last_backup: newest ? { id: newest.id, created_at: newest.createdAt.toISOString(), age_seconds: ageSeconds, bytes: newest.bytes, fresh, consistency: newest.manifest?.consistency ?? 'locked' } : null,
         last_check: check,
         last_failure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
         running: s.running.map((r) => ({ kind: r.kind, state: r.state, attempt: r.attempt })),
-        next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null },
+        next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null, verify: sched.verify.next(now)?.toISOString() ?? null },
         warnings: future ? [{ code: future.code, message: future.message }] : [],
         future_backups: entries.filter((e) => e.future).map((e) => ({ id: e.id, created_at: e.createdAt.toISOString() })),
       };
@@ -280,6 +361,7 @@ export class Daemon {
   async stop(timeoutMs = this.config.shutdownTimeoutMs): Promise<{ cancelled: boolean }> {
     this.stopping = true;
     for (const c of this.crons) c.stop();
+    clearInterval(this.drillTimer);
     this.runner.close();
     let cancelled = false;
     if (!(await this.runner.drain(timeoutMs))) {
@@ -293,7 +375,7 @@ export class Daemon {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    for (const s of this.schedules.values()) { s.backup.dispose(); s.check.dispose(); }
+    for (const s of this.schedules.values()) for (const k of SCHEDULED_KINDS) s[k].dispose();
     this.log.info({ cancelled }, 'daemon stopped');
     return { cancelled };
   }

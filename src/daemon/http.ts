@@ -1,13 +1,17 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/types';
+import { isAuthorized } from './ui/auth';
+import { handleDashboard } from './ui/routes';
+import type { DashboardSource } from './ui/state';
 
 export interface Endpoints {
   ready(): boolean;
   health(): { status: 'healthy' | 'degraded' | 'unhealthy' } & Record<string, unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** The web dashboard (GET /, /api/*); absent: no dashboard. */
+  dashboard?: DashboardSource;
 }
 
 /** True for localhost and the loopback addresses 127.0.0.0/8, ::1 and ::ffff:127.x (a host name that merely starts with "127." is not). */
@@ -16,12 +20,6 @@ export const isLoopback = (host: string) => {
   if (h === 'localhost' || h === '::1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   return isIP(v4) === 4 && v4.startsWith('127.');
-};
-
-/** Compares the Authorization header with the token in constant time. */
-const authorized = (header: string | undefined, token: string) => {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
 };
 
 /** A listen failure as a configuration error naming http.host / http.port and the fix. */
@@ -42,8 +40,9 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
 
 /**
  * Serves GET /health (200 healthy or degraded, 503 unhealthy), /ready (200
- * once schedules are armed) and /metrics (Prometheus text). With a token,
- * every endpoint but /ready needs `Authorization: Bearer <token>`. Responses
+ * once schedules are armed), /metrics (Prometheus text) and the dashboard
+ * (ui/routes.ts). With a token, every endpoint but /ready needs
+ * `Authorization: Bearer <token>` or the dashboard's session cookie. Responses
  * carry only what the endpoints compute; no config value is echoed.
  */
 export function startHttpServer(host: string, port: number, token: string | undefined, endpoints: Endpoints, log: Logger): Promise<http.Server> {
@@ -58,7 +57,7 @@ export function startHttpServer(host: string, port: number, token: string | unde
       return send(400, JSON.stringify({ error: 'bad request: the request target must be a path such as /health' }));
     }
     try {
-      route(req, url, send);
+      route(req, res, url, send);
     } catch (err) {
       // logged and answered: an error in a handler must never end the daemon
       log.error({ method: req.method, path: url.pathname, error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, 'http request failed');
@@ -75,10 +74,11 @@ export function startHttpServer(host: string, port: number, token: string | unde
   return listen(server, host, port, log);
 
   /** The endpoints. Throws only by mistake (answered 500 above); an async route catches its own errors, as /metrics does. */
-  function route(req: http.IncomingMessage, url: URL, send: (status: number, body: string, type?: string) => void): void {
+  function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, send: (status: number, body: string, type?: string) => void): void {
+    if (endpoints.dashboard && handleDashboard(req, res, url, { token, source: endpoints.dashboard, log })) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (url.pathname === '/ready') return endpoints.ready() ? send(200, JSON.stringify({ ready: true })) : send(503, JSON.stringify({ ready: false }));
-    if (token && !authorized(req.headers.authorization, token)) return send(401, JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <token>' }));
+    if (!isAuthorized(req, token)) return send(401, JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <token>' }));
     if (url.pathname === '/health') {
       let h: ReturnType<Endpoints['health']>;
       try {
@@ -97,7 +97,7 @@ export function startHttpServer(host: string, port: number, token: string | unde
       );
       return;
     }
-    send(404, JSON.stringify({ error: 'not found', endpoints: ['/health', '/ready', '/metrics'] }));
+    send(404, JSON.stringify({ error: 'not found', endpoints: ['/', '/health', '/ready', '/metrics'] }));
   }
 }
 

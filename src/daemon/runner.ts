@@ -10,9 +10,14 @@ export interface JobOutcome {
   backupId?: string;
   consistency?: 'locked' | 'live';
   attempts?: number;
+  bytes?: number;
+  rows?: number;
   healthy?: boolean;
   findings?: string[];
 }
+
+/** An error that carries what the run found, so the history records it with the failure. */
+export const withOutcome = <E extends Error>(err: E, outcome: JobOutcome) => Object.assign(err, { outcome });
 
 export type JobFn = (signal: AbortSignal, attempt: number) => Promise<JobOutcome>;
 
@@ -62,6 +67,11 @@ export class JobRunner {
     return this.running.size;
   }
 
+  /** True while a run of `target` and `kind` is queued or running. */
+  isQueued(target: string, kind: JobKind): boolean {
+    return this.queued.has(`${target}:${kind}`);
+  }
+
   /** Queues a run; resolves with its final record, or undefined when skipped as a duplicate. */
   submit(target: string, kind: JobKind, reason: string, fn: JobFn): Promise<JobRecord | undefined> {
     const key = `${target}:${kind}`;
@@ -71,7 +81,7 @@ export class JobRunner {
     }
     this.queued.add(key);
     const id = randomUUID();
-    const base = { id, target, kind, reason };
+    const base = { id, target, kind, reason, source: 'daemon' as const };
     this.record({ ...base, state: 'pending', attempt: 0, at: new Date().toISOString() });
     const prev = this.chains.get(target) ?? Promise.resolve();
     const run = prev.then(async () => {
@@ -118,7 +128,7 @@ export class JobRunner {
     return rec;
   }
 
-  private async execute(base: { id: string; target: string; kind: JobKind; reason: string }, fn: JobFn, signal: AbortSignal): Promise<JobRecord> {
+  private async execute(base: { id: string; target: string; kind: JobKind; reason: string; source: 'daemon' }, fn: JobFn, signal: AbortSignal): Promise<JobRecord> {
     const startedAt = new Date();
     const write = (r: Omit<JobRecord, 'id' | 'target' | 'kind' | 'at'>) => {
       const rec: JobRecord = { ...base, ...r, at: new Date().toISOString() };

@@ -58,3 +58,12 @@ function knownEngine(name: string, where: string): Engine {
   if (engine) return engine;
   throw new ConfigError(`${where} names engine "${name}", which this dbguard does not have`, `use ${engineChoices()}, or upgrade dbguard`, [], 'unknown-engine');
 }
+
+/** The registry name of the target's engine, or null when it cannot be told (see engineOf). For list/status/metrics; never throws. */
+export function engineNameOf(config: Config, target: string): string | null {
+  try {
+    return engineOf(config, target).engine.name;
+  } catch {
+    return null;
+  }
+}

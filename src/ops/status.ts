@@ -1,15 +1,19 @@
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
 import { Schedule } from '../core/schedule';
+import { lastProvenRestorable } from '../daemon/drills';
 import { JobHistory, summarize } from '../daemon/history';
 import { BackupRepository } from '../storage/repository';
 import { checkHealth } from './health';
 import { DbguardError } from '../core/errors';
 import { futureBackupsFinding } from './list';
+import { engineNameOf } from './engine-of';
 import type { Finding } from '../core/types';
 
 export interface TargetStatus {
   target: string;
+  /** The target's engine (config `engine`, else told from the file, its backups or its extension); null when it cannot be told. */
+  engine: string | null;
   ok: boolean;
   healthy: boolean | null;
   fresh: boolean;
@@ -19,6 +23,9 @@ export interface TargetStatus {
   lastFailure: { kind: string; at: string; code: string | null; message: string | null } | null;
   nextBackup: string | null;
   nextCheck: string | null;
+  /** Last proven restorable: the newest full re-verification (verify or a restore drill) of a valid backup. */
+  lastVerified: string | null;
+  nextVerify: string | null;
   /** Backups older than this many seconds (2 schedule periods) are stale. */
   staleAfterSeconds: number;
   /** E.g. `backup-from-future`: backups dated after the clock, never counted as the last backup. */
@@ -61,6 +68,7 @@ export async function status(config: Config, selector: string | undefined, env: 
     const t = config.targets[target]!;
     const backupSched = new Schedule(t.schedule?.backup ?? config.schedule.backup, config.schedule.timezone);
     const checkSched = new Schedule(t.schedule?.check ?? config.schedule.check, config.schedule.timezone);
+    const verifySched = new Schedule(t.schedule?.verify ?? config.schedule.verify, config.schedule.timezone);
     const entries = repo.list(target, now);
     // A backup dated in the future is never "fresh": it would hide that backups stopped.
     const newest = entries.find((e) => e.status === 'valid' && !e.future);
@@ -80,6 +88,7 @@ export async function status(config: Config, selector: string | undefined, env: 
     const healthy = lastCheck.ok;
     targets.push({
       target,
+      engine: engineNameOf(config, target),
       ok: healthy !== false && fresh,
       healthy,
       fresh,
@@ -89,11 +98,14 @@ export async function status(config: Config, selector: string | undefined, env: 
       lastFailure: s.lastFailure ? { kind: s.lastFailure.kind, at: s.lastFailure.endedAt ?? s.lastFailure.at, code: s.lastFailure.error?.code ?? null, message: s.lastFailure.error?.message ?? null } : null,
       nextBackup: backupSched.next(now)?.toISOString() ?? null,
       nextCheck: checkSched.next(now)?.toISOString() ?? null,
+      lastVerified: lastProvenRestorable(entries)?.toISOString() ?? null,
+      nextVerify: verifySched.next(now)?.toISOString() ?? null,
       staleAfterSeconds,
       warnings: future ? [future] : [],
     });
     backupSched.dispose();
     checkSched.dispose();
+    verifySched.dispose();
   }
   return { ok: targets.every((t) => t.ok), targets, daemon: await probeDaemon(config, env) };
 }

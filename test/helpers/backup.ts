@@ -66,10 +66,14 @@ export function manualClock(start: Date): Clock & { set(d: Date): void; advance(
   };
 }
 
-/** Files in `dir` (sorted), or [] when it does not exist. */
+/**
+ * Files in `dir` (sorted), or [] when it does not exist. The job history that
+ * every command-line run appends to (issue 13) is left out: its own tests
+ * check it, and the folder checks here are about backups and leftovers.
+ */
 export function filesIn(dir: string): string[] {
   try {
-    return fs.readdirSync(dir).sort();
+    return fs.readdirSync(dir).filter((f) => f !== '.dbguard-history.jsonl').sort();
   } catch {
     return [];
   }

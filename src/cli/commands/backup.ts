@@ -8,6 +8,7 @@ import { verboseDetail } from '../error-view';
 import { formatBytes, formatCount, formatDuration } from '../format';
 import { intOption, waitOption } from '../parse';
 import { progressBar } from '../progress-bar';
+import { thrown } from '../runs';
 
 interface Failure { target: string; code: string; exitCode: number; message: string; hint: string }
 
@@ -24,10 +25,17 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   const rotation: Failure[] = [];
   for (const target of targets) {
     const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
+    const run = ctx.runs().begin(target, 'backup');
     try {
       log.info({ target }, 'backup started');
       const r = await backupTarget(config, target, { keep, waitMs, allowDamaged: opts.allowDamaged, live: opts.live === false ? false : undefined, signal: ctx.signal, onProgress: bar.onProgress, log });
       bar.stop();
+      const outcome = { backupId: r.id, bytes: r.bytes, rows: r.rows };
+      if (r.status === 'valid') run.end({ ok: true, outcome });
+      else {
+        const message = `${target} is damaged; its copy ${r.id} was stored as invalid: ${r.problems.join('; ')}`;
+        run.end({ ok: false, damage: message, error: { code: 'stored-invalid', exitCode: ExitCode.integrity, message }, outcome });
+      }
       results.push(r);
       log.info({ target, id: r.id, bytes: r.bytes, durationMs: r.durationMs, removed: r.removed, status: r.status, consistency: r.consistency, attempts: r.attempts }, 'backup finished');
       if (!ctx.opts.json) printResult(ctx, r);
@@ -38,6 +46,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       }
     } catch (err) {
       bar.stop();
+      run.end(thrown(err));
       if (!(err instanceof DbguardError)) throw err;
       failures.push({ target, code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint });
       log.error({ target, code: err.code, message: err.message }, 'backup failed');
@@ -52,7 +61,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ctx.printJson({
       ok: failures.length === 0 && rotation.length === 0 && results.every((r) => r.status === 'valid'),
       backups: results.map((r) => ({
-        target: r.target, id: r.id, file: r.file, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
+        target: r.target, id: r.id, file: r.file, engine: r.engine, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
         consistency: r.consistency, attempts: r.attempts, retries: r.retries, headerIteration: r.headerIteration ?? null, lockHeldMs: r.lockHeldMs ?? null,
         ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),

@@ -2,10 +2,12 @@ import { ExitCode } from '../../core/exit-codes';
 import { prune, removalError } from '../../ops/prune';
 import type { CliContext } from '../context';
 import { intOption, waitOption } from '../parse';
+import { recorded } from '../runs';
+import { selectTargets } from '../../config/targets';
 
 /** `dbguard prune <targets> [--keep N] [--keep-daily D --keep-weekly W --keep-monthly M] [--dry-run]`. */
 export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; keepDaily?: string; keepWeekly?: string; keepMonthly?: string; dryRun?: boolean; wait?: string }): Promise<number> {
-  const results = await prune(ctx.config(), selector, {
+  const pruneOpts = {
     keep: intOption('--keep', opts.keep, 1),
     daily: intOption('--keep-daily', opts.keepDaily),
     weekly: intOption('--keep-weekly', opts.keepWeekly),
@@ -13,6 +15,14 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     dryRun: opts.dryRun,
     waitMs: waitOption(opts.wait),
     env: ctx.env,
+  };
+  // a dry run changes nothing: it is not a run worth recording or alerting
+  const names = opts.dryRun ? [] : selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
+  const results = await recorded(ctx, 'prune', names, () => prune(ctx.config(), selector, pruneOpts), (all, target) => {
+    const failed = all.find((x) => x.target === target)?.failed ?? [];
+    if (!failed.length) return { ok: true };
+    const e = removalError(target, failed, 'prune');
+    return { ok: false, error: { code: e.code, exitCode: e.exitCode, message: e.message } };
   });
   // Backups the plan dropped but that could not be deleted: exit 6, each file named.
   const errors = results.filter((r) => r.failed.length).map((r) => removalError(r.target, r.failed, 'prune'));

@@ -7,6 +7,7 @@ import { confirm } from '../confirm';
 import { formatCount } from '../format';
 import { waitOption } from '../parse';
 import { progressBar } from '../progress-bar';
+import { recorded } from '../runs';
 
 const STRATEGIES = ['auto', 'salvage', 'restore', 'recreate'];
 
@@ -19,7 +20,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
   let r;
   try {
-    r = await repair(config, target, {
+    r = await recorded(ctx, 'repair', opts.dryRun ? [] : [target], () => repair(config, target, {
       strategy, dryRun: opts.dryRun, waitMs: waitOption(opts.wait), signal: ctx.signal, onProgress: bar.onProgress, log: ctx.log(),
       confirm: async (damage) => {
         bar.stop();
@@ -28,6 +29,13 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
           ? `Recreate ${target} EMPTY (schema only)? All its data is lost; the damaged file moves to quarantine.`
           : `Move the damaged file to quarantine and repair it (strategy ${strategy})?`);
       },
+    }), (x) => {
+      const repaired = x.strategy !== 'none'
+        ? `repaired by ${x.strategy}${x.details.restoredFrom ? ` from ${x.details.restoredFrom}` : ''}; damaged file in ${x.quarantine}${x.details.notes.length ? `; ${x.details.notes.join('; ')}` : ''}`
+        : undefined;
+      if (x.ok) return { ok: true, repaired };
+      const message = `${target} is still damaged: ${x.details.damage.join('; ') || 'repair could not recover it'}`;
+      return { ok: false, repaired, damage: message, error: { code: 'damaged', exitCode: ExitCode.integrity, message } };
     });
   } finally {
     bar.stop();

@@ -6,6 +6,8 @@ import { formatDuration } from '../format';
 import { waitOption } from '../parse';
 import { progressBar } from '../progress-bar';
 import { printFindings } from './findings-view';
+import { recorded } from '../runs';
+import { selectTargets } from '../../config/targets';
 
 /** `dbguard verify <targets> [--latest|--all|--id ID]`: exit 0 when every verified backup passes, 4 otherwise. */
 export async function run(ctx: CliContext, selector: string | undefined, opts: { latest?: boolean; all?: boolean; id?: string; wait?: string }): Promise<number> {
@@ -14,7 +16,17 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
   let results;
   try {
-    results = await verifyTargets(ctx.config(), selector, which, { signal: ctx.signal, onProgress: bar.onProgress, waitMs: waitOption(opts.wait), env: ctx.env });
+    const waitMs = waitOption(opts.wait);
+    const names = selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
+    results = await recorded(ctx, 'verify', names, () => verifyTargets(ctx.config(), selector, which, { signal: ctx.signal, onProgress: bar.onProgress, waitMs, env: ctx.env }), (all, target) => {
+      const mine = all.filter((r) => r.target === target);
+      const bad = mine.filter((r) => !r.ok);
+      const backupId = mine[0]?.id || undefined;
+      if (!bad.length) return { ok: true, outcome: { backupId } };
+      const message = bad.flatMap((r) => r.findings.map((f) => f.message)).join('; ');
+      const noBackup = bad.every((r) => r.findings.every((f) => f.code === 'no-backups'));
+      return { ok: false, damage: noBackup ? undefined : message, error: { code: noBackup ? 'no-backups' : 'verify-failed', exitCode: ExitCode.integrity, message }, outcome: { backupId } };
+    });
   } finally {
     bar.stop();
   }

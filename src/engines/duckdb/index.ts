@@ -158,13 +158,16 @@ export const duckdbEngine: Engine = {
     if (made?.validated) { opts.onFinal?.(); return made.validated; }
     const action = made?.sideFilesCopied ? 'finalize' : 'validate';
     if (action === 'validate') opts.onFinal?.();
-    return work<Inspection & FullRead>({ action, file: copy }, {
+    const run: RunOptions = {
       ...opts,
       onProgress: (phase, d, total) => {
         if (phase === 'checkpointed') opts.onFinal?.();
         else opts.onProgress?.(phase, d, total);
       },
-    });
+    };
+    // a fresh copy is read again once when its worker died (see work); a stored backup's
+    // verification is not: a killed verification is "could not check" for its caller
+    return made ? work<Inspection & FullRead>({ action, file: copy }, run) : runWorker<Inspection & FullRead>({ action, file: copy }, run);
   },
 
   stamp: (copy, validated) => ({ name: 'duckdb', library: validated.library, storageVersion: readFileHeader(copy).storageVersion ?? null }),
