@@ -5,7 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BackupRepository } from '../src/storage/repository';
 import { runCli } from './helpers/cli';
+import { exitOf, freePort, get, Spawned, waitFor } from './helpers/daemon';
 import { sha256, tempDir } from './helpers/db';
 import { btreePages, createSqliteDb, killChild, scribble, startChild, withSqlite } from './helpers/sqlite';
 
@@ -109,4 +111,38 @@ describe('SQLite targets through the CLI', () => {
     const f = json(c.stdout).targets[0].findings;
     expect(f.map((x: { code: string }) => x.code)).toContain('not-sqlite');
   });
+
+  test('the daemon backs a SQLite target up on schedule while a child process writes it; /metrics names the engine; SIGTERM exits 0', async () => {
+    const ledger = path.join(t.dir, 'data', 'ledger.db');
+    fs.mkdirSync(path.dirname(ledger), { recursive: true });
+    fs.closeSync(fs.openSync(ledger, 'w'));
+    const writer = await startChild('ledger', ledger);
+    const spawned = new Spawned();
+    try {
+      const port = await freePort();
+      fs.writeFileSync(path.join(t.dir, 'dbguard.config.json'), JSON.stringify({
+        backupDir: 'backups', keep: 5, targets: { ledger: { path: 'data/ledger.db', engine: 'sqlite' } },
+        schedule: { backup: '*/2 * * * * *', check: '0 0 1 1 *', timezone: 'local' }, http: { host: '127.0.0.1', port },
+      }));
+      const d = spawned.start(t.dir);
+      const repo = new BackupRepository(path.join(t.dir, 'backups'));
+      const valid = () => repo.list('ledger').filter((e) => e.status === 'valid');
+      await waitFor('two scheduled SQLite backups', () => valid().length >= 2, 50000, 100);
+      const metrics = await get(`http://127.0.0.1:${port}/metrics`);
+      expect(metrics.body).toMatch(/dbguard_target_info\{[^}]*engine="sqlite"[^}]*\} 1/);
+      for (const e of valid()) {
+        const file = path.join(t.dir, 'backups', `${e.id}.db`);
+        withSqlite(file, (c) => {
+          expect((c.prepare('SELECT sum(balance) AS s FROM accounts').get() as { s: number }).s).toBe(100000);
+          const l = c.prepare('SELECT count(*) AS n, max(seq) AS m FROM ledger').get() as { n: number; m: number };
+          expect(l.m).toBe(l.n);
+        });
+      }
+      d.child.kill('SIGTERM');
+      expect(await exitOf(d)).toEqual({ code: 0, signal: null });
+    } finally {
+      await spawned.killAll();
+      await killChild(writer, 'SIGTERM');
+    }
+  }, 60000);
 });
