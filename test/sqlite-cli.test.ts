@@ -74,7 +74,9 @@ describe('SQLite targets through the CLI', () => {
     expect(r.code).toBe(0);
     const out = json(r.stdout);
     expect(fs.existsSync(`${db}-wal`)).toBe(false);
-    expect(fs.readdirSync(out.safetyCopy ? path.dirname(out.safetyCopy) : path.join(t.dir, 'backups', 'pre-restore')).length).toBeGreaterThan(0);
+    const aside = fs.readdirSync(path.join(t.dir, 'backups', 'pre-restore')).map((d) => fs.readdirSync(path.join(t.dir, 'backups', 'pre-restore', d))).flat();
+    expect(aside).toEqual(expect.arrayContaining(['musique.db', 'musique.db-wal']));
+    void out;
     expect(count(db, 'tracks')).toBe(2000);
   });
 
@@ -95,6 +97,22 @@ describe('SQLite targets through the CLI', () => {
     expect(count(file, 'tracks')).toBe(4000);
     expect(fs.existsSync(journal)).toBe(true);
     expect([sha256(db), sha256(journal)]).toEqual(before);
+  });
+
+  test('restore refuses while an application has the WAL database open: exit 5 naming its PID; nothing moved', async () => {
+    fs.mkdirSync(path.dirname(db), { recursive: true });
+    fs.closeSync(fs.openSync(db, 'w'));
+    const writer = await startChild('ledger', db);
+    try {
+      expect(runCli(['backup', 'musique'], { cwd: t.dir }).code).toBe(0);
+      const r = runCli(['restore', 'musique', '--yes'], { cwd: t.dir });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`PID ${writer.pid}`);
+      expect(fs.existsSync(path.join(t.dir, 'backups', 'pre-restore'))).toBe(false);
+      expect(fs.existsSync(`${db}-wal`)).toBe(true);
+    } finally {
+      await killChild(writer, 'SIGTERM');
+    }
   });
 
   test('guard checks the SQLite target, then runs the command and exits with its code', () => {

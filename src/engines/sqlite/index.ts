@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Finding } from '../../core/types';
+import { anyLockHolder } from '../proc-locks';
 import { EngineFailed, type Engine, type EngineFailure, type FullRead, type Inspection, type RunOptions, type SalvageReport } from '../engine';
 import { snapshotSqlite, validateSqlite } from './backup';
 import { copyPair } from './check';
@@ -101,17 +102,21 @@ export const sqliteEngine: Engine = {
     return out;
   },
 
-  // SQLite's locks are byte ranges of the database and -shm: no single holder to name
+  // SQLite readers share the file with its writer (WAL mode) or wait for its lock: a file held by an
+  // application never needs dbguard's fenced live check, so no holder is reported to ops
   holder: () => undefined,
 
+  /**
+   * Told from /proc/locks alone: every open WAL-mode connection keeps a read lock on `-shm`, a
+   * rollback-journal writer a write lock on the database. Opening it read-write to find out would
+   * checkpoint and delete its `-wal` at close: the source must not change.
+   */
   async probeBusy(file) {
-    try {
-      await runSqliteWorker({ action: 'probe', file });
-      return undefined;
-    } catch (err) {
-      if (err instanceof EngineFailed && err.failure.kind === 'lock') return { message: err.failure.message };
-      throw err;
-    }
+    const pid = anyLockHolder(`${file}-shm`) ?? anyLockHolder(file);
+    if (pid === undefined) return undefined;
+    let exe: string | undefined;
+    try { exe = fs.readlinkSync(`/proc/${pid}/exe`); } catch { /* gone, or not ours to read */ }
+    return { pid, exe, message: `${file} is open in PID ${pid}${exe ? ` (${exe})` : ''}` };
   },
 
   async copy(source, dest, opts) {

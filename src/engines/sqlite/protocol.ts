@@ -12,7 +12,6 @@ export type SqliteRequest =
   | { action: 'recreate'; dest: string; ddl: string[] }
   | { action: 'execute'; file: string; sql: string }
   | { action: 'inspect'; file: string }
-  | { action: 'probe'; file: string }
   | { action: 'rollback'; file: string }
   | { action: 'version' };
 

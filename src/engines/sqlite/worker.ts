@@ -133,11 +133,6 @@ async function handle(req: SqliteRequest): Promise<unknown> {
     }
     case 'version': return { library: library() };
     case 'inspect': return inspect(req.file);
-    case 'probe': {
-      // a writer's lock (RESERVED or more) makes BEGIN IMMEDIATE fail at once with SQLITE_BUSY
-      const db = new Database(req.file, { fileMustExist: true, timeout: 0 });
-      try { db.exec('BEGIN IMMEDIATE'); db.exec('ROLLBACK'); return { ok: true }; } finally { db.close(); }
-    }
     case 'rollback': {
       // a private copy of a database and its hot journal: the first read-write read rolls it back
       const db = new Database(req.file, { fileMustExist: true });
