@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from './engine';
 import { duckdbEngine } from './duckdb';
+import { sqliteEngine } from './sqlite';
 import { gdbmEngine } from './gdbm';
 
 /**
@@ -9,7 +10,7 @@ import { gdbmEngine } from './gdbm';
  * it); see the comment at the top of engine.ts. Order matters only for
  * detection by extension: the first engine claiming an extension wins.
  */
-const ENGINES: readonly Engine[] = [duckdbEngine, gdbmEngine];
+const ENGINES: readonly Engine[] = [duckdbEngine, sqliteEngine, gdbmEngine];
 
 /** The registered engines, in registry order. */
 export function engines(): readonly Engine[] {
