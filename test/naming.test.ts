@@ -7,12 +7,12 @@ import { tempFileTarget } from '../src/storage/repository';
 
 describe('parseBackupName', () => {
   test.each([
-    ['production_data_20240115_020000.duckdb', { target: 'production', id: 'production_data_20240115_020000', stamp: '20240115_020000', seq: 1 }],
-    ['production_data_20240115_020000_2.duckdb', { target: 'production', id: 'production_data_20240115_020000_2', stamp: '20240115_020000', seq: 2 }],
-    ['staging_data_20991231_235959_17.duckdb', { target: 'staging', id: 'staging_data_20991231_235959_17', stamp: '20991231_235959', seq: 17 }],
-    ['my-app_data_20240115_020000.duckdb', { target: 'my-app', id: 'my-app_data_20240115_020000', stamp: '20240115_020000', seq: 1 }],
+    ['production_data_20240115_020000.duckdb', { target: 'production', id: 'production_data_20240115_020000', stamp: '20240115_020000', seq: 1, ext: '.duckdb' }],
+    ['production_data_20240115_020000_2.duckdb', { target: 'production', id: 'production_data_20240115_020000_2', stamp: '20240115_020000', seq: 2, ext: '.duckdb' }],
+    ['staging_data_20991231_235959_17.duckdb', { target: 'staging', id: 'staging_data_20991231_235959_17', stamp: '20991231_235959', seq: 17, ext: '.duckdb' }],
+    ['my-app_data_20240115_020000.duckdb', { target: 'my-app', id: 'my-app_data_20240115_020000', stamp: '20240115_020000', seq: 1, ext: '.duckdb' }],
     // a target whose own name contains "_data_": the stamp decides where the name ends
-    ['prod_data_x_data_20240115_020000.duckdb', { target: 'prod_data_x', id: 'prod_data_x_data_20240115_020000', stamp: '20240115_020000', seq: 1 }],
+    ['prod_data_x_data_20240115_020000.duckdb', { target: 'prod_data_x', id: 'prod_data_x_data_20240115_020000', stamp: '20240115_020000', seq: 1, ext: '.duckdb' }],
   ])('%s', (name, parsed) => {
     expect(parseBackupName(name)).toEqual(parsed);
   });
@@ -62,7 +62,18 @@ describe('stampOf and newBackupId', () => {
 
   test('every new id parses back to its target and stamp', () => {
     const id = newBackupId('my-app', at, (x) => x === 'my-app_data_20240115_020304');
-    expect(parseBackupName(`${id}.duckdb`)).toEqual({ target: 'my-app', id, stamp: '20240115_020304', seq: 2 });
+    expect(parseBackupName(`${id}.duckdb`)).toEqual({ target: 'my-app', id, stamp: '20240115_020304', seq: 2, ext: '.duckdb' });
+  });
+});
+
+describe('backup names of other engines', () => {
+  const exts = ['.duckdb', '.db', '.sqlite', '.gdbm'];
+  test.each(['.db', '.sqlite', '.gdbm'])('%s is a backup name when an engine registers that extension', (ext) => {
+    expect(parseBackupName(`musique_data_20240115_020000${ext}`, exts)).toEqual({ target: 'musique', id: 'musique_data_20240115_020000', stamp: '20240115_020000', seq: 1, ext });
+  });
+
+  test('an extension no engine registers is not a backup name', () => {
+    expect(parseBackupName('musique_data_20240115_020000.bak', exts)).toBeUndefined();
   });
 });
 
@@ -79,6 +90,8 @@ describe('tempFileTarget', () => {
     ['.production_data_20240115_020000.tmp', 'production'],
     ['.production_data_20240115_020000_2.tmp', 'production'],
     ['.production_data_20240115_020000.tmp.wal', 'production'],
+    ['.production_data_20240115_020000.tmp-wal', 'production'],
+    ['.production_data_20240115_020000.tmp-journal', 'production'],
     ['.production_data_20240115_020000.tmp.tmp', 'production'],
     ['.production_data_20240115_020000.duckdb.json.12345.tmp', 'production'],
     ['.prod_data_x_data_20240115_020000.tmp', 'prod_data_x'],

@@ -11,6 +11,7 @@ import { loadConfig } from '../src/config/load';
 import { backupTarget } from '../src/ops/backup';
 import { verificationInterrupted } from '../src/ops/restore';
 import { databaseFiles } from '../src/storage/move-aside';
+import { duckdbEngine } from '../src/engines/duckdb';
 import { hasStackTrace, runCli, startCli } from './helpers/cli';
 import { createMusicDb, sha256, tempDir, writeConfig } from './helpers/db';
 import { crashWriter } from './helpers/damage';
@@ -131,8 +132,8 @@ describe('restore: listing the target folder', () => {
   test('databaseFiles: only a missing folder means no files (a real ENOTDIR throws)', () => {
     const file = path.join(t.dir, 'plain-file');
     fs.writeFileSync(file, 'x');
-    expect(databaseFiles(path.join(t.dir, 'no-such-folder', 'x.duckdb'))).toEqual([]);
-    expect(() => databaseFiles(path.join(file, 'x.duckdb'))).toThrow(`cannot list the folder ${file}`);
+    expect(databaseFiles(path.join(t.dir, "no-such-folder", "x.duckdb"), duckdbEngine.isSideFile)).toEqual([]);
+    expect(() => databaseFiles(path.join(file, "x.duckdb"), duckdbEngine.isSideFile)).toThrow(`cannot list the folder ${file}`);
   });
 });
 

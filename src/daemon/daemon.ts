@@ -9,6 +9,7 @@ import { backupTarget, type BackupResult } from '../ops/backup';
 import { repair } from '../ops/repair';
 import { checkHealth } from '../ops/health';
 import { futureBackupsFinding } from '../ops/list';
+import { engineNameOf } from '../ops/engine-of';
 import type { ProgressFn } from '../ops/progress';
 import { BackupRepository } from '../storage/repository';
 import { Alerter } from './alerts';
@@ -130,6 +131,7 @@ export class Daemon {
         this.crons.push(new Cron(sched[kind].expr, { timezone: tzOption(this.config.schedule.timezone), protect: true }, () => { void this.trigger(target, kind, 'schedule'); }));
       }
       this.refreshBackupMetrics(target);
+      this.metrics.targetInfo.set({ target, engine: engineNameOf(this.config, target) ?? 'unknown' }, 1);
       this.refreshDrillMetrics(target);
       const last = this.lastCheck.get(target);
       if (last) this.metrics.healthy.set({ target }, last.ok ? 1 : 0);

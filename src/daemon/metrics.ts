@@ -9,6 +9,8 @@ export class DaemonMetrics {
   readonly runs = new Counter({ name: 'dbguard_runs_total', help: 'Finished runs by target, kind and result', labelNames: ['target', 'kind', 'result'], registers: [this.registry] });
   readonly rotationFailures = new Counter({ name: 'dbguard_rotation_failures_total', help: 'Backups published whose rotation could not delete old backups (they pile up)', labelNames: ['target'], registers: [this.registry] });
   readonly lastBackupLive = new Gauge({ name: 'dbguard_last_backup_live', help: '1 when the newest valid backup is a live copy (the database was held by the service), 0 when it was copied under the lock', labelNames: ['target'], registers: [this.registry] });
+  /** Always 1; its `engine` label names the target's engine (info-style, so existing series keep their labels). */
+  readonly targetInfo = new Gauge({ name: 'dbguard_target_info', help: 'Always 1; the engine label names the file format of the target (duckdb, sqlite, gdbm)', labelNames: ['target', 'engine'], registers: [this.registry] });
   readonly lastVerified = new Gauge({ name: 'dbguard_last_verified_timestamp_seconds', help: 'Unix time the target was last proven restorable (a full re-verification of a backup)', labelNames: ['target'], registers: [this.registry] });
   readonly healthy = new Gauge({ name: 'dbguard_database_healthy', help: '1 when the last check found the database healthy, 0 when damaged', labelNames: ['target'], registers: [this.registry] });
 

@@ -1,24 +1,23 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { BusyError, DbguardError, errorMessage, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom } from '../core/errors';
+import { BusyError, DbguardError, errorMessage, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, windowsBusy } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
-import { runWorker, WorkerFailed } from '../engines/duckdb/client';
-import type { InspectResult, ScanResult, SnapshotResult, WorkerRequest } from '../engines/duckdb/protocol';
+import { EngineFailed, type Engine } from '../engines/engine';
 import { fsyncDir, fsyncFile } from '../storage/atomic';
 import { sha256File } from '../storage/hash';
 import { acquireLock, type LockInfo } from '../storage/lock';
 import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
 import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
-import { readFileHeader } from '../engines/duckdb/header';
 import { schemaRules } from './health';
 import { schemaFindings, schemaRefusal } from './schema-findings';
 import { objectName } from '../core/schema-baseline';
 import { applyRetention, removalError, type RemovalFailure } from './prune';
-import { writeLockHolder } from '../engines/duckdb/holder';
-import { liveSnapshot, windowsBusy, type LiveSnapshot } from '../engines/duckdb/live-snapshot';
+import { engineOf } from './engine-of';
+import { removeWithSideFiles, sideFilesOf } from './side-files';
 import { stableFileFindings } from './live-check';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
@@ -61,7 +60,9 @@ export interface BackupResult {
   /** Temporary files of an earlier, killed run that were cleaned up. */
   cleaned: string[];
   walIncluded: boolean;
-  /** How the copy was made consistent: under DuckDB's shared lock, or live (fenced copy of a held file). */
+  /** The engine that made the copy (registry name: "duckdb"…). */
+  engine: string;
+  /** How the copy was made consistent: under the engine's shared lock, or live (fenced copy of a held file). */
   consistency: 'locked' | 'live';
   /** Copies taken until one held (always 1 for locked). */
   attempts: number;
@@ -85,8 +86,8 @@ export interface BackupResult {
 /** Free space needed for a copy of `bytes`: the copy plus 10% and 16 MiB of headroom. */
 export const spaceNeeded = (bytes: number) => Math.ceil(bytes * 1.1) + 16 * 1024 * 1024;
 
-function workerError(err: unknown, target: string, file: string): Error {
-  if (!(err instanceof WorkerFailed)) return err as Error;
+function workerError(err: unknown, target: string, file: string, engine: Engine): Error {
+  if (!(err instanceof EngineFailed)) return err as Error;
   const f = err.failure;
   // Ctrl-C on a terminal signals the whole process group: the worker dies of it too.
   if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`).because(err);
@@ -96,7 +97,7 @@ function workerError(err: unknown, target: string, file: string): Error {
   // A full disk while copying or checkpointing the copy is the backup folder's problem, never the source's.
   const notRun = notRunError(err, `backing up ${target} (${file})`);
   if (notRun) return notRun;
-  return new IntegrityError(`${target}: DuckDB cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`).because(err);
+  return new IntegrityError(`${target}: ${engine.label} cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`).because(err);
 }
 
 function freeBytes(dir: string): number {
@@ -142,21 +143,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     try { return await fn(); } finally { phases[phase] = Date.now() - t0; }
   };
   const progress = (phase: string, done: number, total: number) => opts.onProgress?.({ target, phase, done, total });
-  // A worker that died before answering is asked once more: a Ctrl-C or a service
-  // stop meant for dbguard can reach it while it starts, which says nothing about
-  // the file. A file that really crashes DuckDB crashes it twice.
-  const crashedOnce = (e: unknown) => !opts.signal?.aborted && e instanceof WorkerFailed && e.failure.kind === 'crash';
-  const work = async <T>(req: WorkerRequest, cleanup: () => void = () => {}, onProgress = progress): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await runWorker<T>(req, { signal: opts.signal, onProgress });
-      } catch (e) {
-        cleanup();
-        if (attempt > 1 || !crashedOnce(e)) throw e;
-        log.warn({ target, action: req.action, error: (e as WorkerFailed).failure.message }, 'a DuckDB worker stopped without answering; trying once more');
-      }
-    }
-  };
+  const { engine } = engineOf(config, target);
 
   const folder = repo.ensureDir();
   if (folder.warning) log.warn({ target, backupDir: repo.dir }, folder.warning);
@@ -174,12 +161,12 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // the snapshot itself, under the same lock as the copy.
     await timed('preflight', () => {
       // read twice on a finding: a checkpoint of the service may be writing a header right now
-      const pre = stableFileFindings(target, source);
+      const pre = stableFileFindings(target, source, engine);
       const unreadable = pre.findings.find((f) => f.code === 'unreadable');
       if (unreadable) { const busy = windowsBusy(source, unreadable.message); if (busy) throw busy; }
       const damage = pre.findings.filter((f) => f.severity === 'error').map((f) => f.message);
       if (damage.length && (pre.stop || !opts.allowDamaged)) throw refuse(target, damage);
-      const walBytes = fs.existsSync(`${source}.wal`) ? fs.statSync(`${source}.wal`).size : 0;
+      const walBytes = sideFilesOf(source, engine).reduce((n, f) => { try { return n + fs.statSync(f).size; } catch { return n; } }, 0);
       const need = spaceNeeded((pre.bytes ?? 0) + walBytes * 2);
       const free = freeBytes(repo.dir);
       if (free < need) {
@@ -193,31 +180,12 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     const id = newBackupId(target, createdAt, (x) => repo.taken(x));
     tmp = repo.tempOf(id);
     const tmpFile = tmp;
-    const removeCopy = () => {
-      fs.rmSync(tmpFile, { force: true });
-      fs.rmSync(`${tmpFile}.wal`, { force: true });
-    };
-    const locked = () => work<SnapshotResult>({ action: 'snapshot', file: source, dest: tmpFile, destWal: `${tmpFile}.wal` }, removeCopy).catch((e) => { throw workerError(e, target, source); });
+    const removeCopy = () => removeWithSideFiles(tmpFile, engine);
     const liveAllowed = opts.live ?? config.targets[target]!.live !== 'never';
-    let live: LiveSnapshot | undefined;
-    const goLive = async (holder: string) => {
-      log.info({ target, holder }, 'the database is held by another process; taking a live copy');
-      live = await liveSnapshot(target, source, tmpFile, { waitMs, signal: opts.signal, log, onProgress: progress, hashFile: (f) => sha256File(f, opts.signal) });
-      return live.snapshot;
-    };
-    const snap = await timed('snapshot', async () => {
-      if (!liveAllowed) return retryWhileBusy(locked, waitMs, opts.signal, waiting);
-      // held read-write by the service: copy it live instead of waiting for it to stop
-      // (Linux lists the holder's lock, which saves a DuckDB worker that would only fail)
-      const pid = writeLockHolder(source);
-      if (pid !== undefined) return goLive(`PID ${pid}`);
-      try {
-        return await locked();
-      } catch (e) {
-        if (!(e instanceof BusyError)) throw e;
-        return goLive(e.message);
-      }
-    });
+    const snap = await timed('snapshot', () =>
+      engine.copy(source, tmpFile, { target, waitMs, live: liveAllowed, signal: opts.signal, log, onProgress: progress, hashFile: (f) => sha256File(f, opts.signal) })
+        .catch((e) => { removeCopy(); throw workerError(e, target, source, engine); }));
+    const live = snap.consistency === 'live' ? snap : undefined;
     phases.copy = snap.copyMs;
     const catalogDamage = [
       ...(snap.unreadable ?? []).map((u) => `table ${u.schema}.${u.table} cannot be read: ${u.error.message}`),
@@ -238,18 +206,16 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // back; as soon as the file is final, fsync and sha256 run beside that read.
     let fileFinal!: () => void;
     const final = new Promise<void>((resolve) => (fileFinal = resolve));
-    if (!snap.walCopied || live) fileFinal();
     const [validated, sha256] = await timed('validate', () =>
       Promise.all([
-        live ? live.validated : work<InspectResult & ScanResult>({ action: snap.walCopied ? 'finalize' : 'validate', file: tmpFile }, () => {}, (phase, d, total) => {
-          if (phase === 'checkpointed') fileFinal();
-          else progress(phase, d, total);
-        }).catch((e) => { throw workerError(e, target, tmpFile); }),
+        engine.validate(tmpFile, snap, { signal: opts.signal, log, onProgress: progress, onFinal: () => fileFinal() })
+          .catch((e) => { throw workerError(e, target, tmpFile, engine); }),
         final.then(async () => {
-          if (fs.existsSync(`${tmpFile}.wal`)) throw new IntegrityError(`${target}: the copy still has a WAL after its checkpoint`, `run dbguard check ${target}`);
+          const left = sideFilesOf(tmpFile, engine);
+          if (left.length) throw new IntegrityError(`${target}: the copy still has ${left.map((f) => path.basename(f)).join(', ')} after it was finalized`, `run dbguard check ${target}`);
           const t0 = Date.now();
           const [hash] = await Promise.all([
-            (live ? Promise.resolve(live.sha256) : sha256File(tmpFile, opts.signal)).finally(() => (phases.hash = Date.now() - t0)),
+            (snap.sha256 !== undefined ? Promise.resolve(snap.sha256) : sha256File(tmpFile, opts.signal)).finally(() => (phases.hash = Date.now() - t0)),
             fsyncFile(tmpFile, 0o600).finally(() => (phases.fsync = Date.now() - t0)),
           ]);
           return hash;
@@ -263,7 +229,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     }
     const status = problems.length ? 'invalid' : 'valid';
 
-    const file = repo.fileOf(id);
+    const file = repo.fileOf(id, engine.backupExtension(source));
     const bytes = fs.statSync(tmpFile).size;
     await timed('publish', () => {
       if (opts.signal?.aborted) throw new InterruptedError(`backup of ${target} interrupted`);
@@ -277,7 +243,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         createdAt: createdAt.toISOString(),
         bytes,
         sha256,
-        engine: { name: 'duckdb', library: validated.library, storageVersion: readFileHeader(tmpFile).storageVersion ?? null },
+        engine: engine.stamp(tmpFile, validated),
         tables: snap.catalog.tables.map((t) => ({ ...t, fingerprint: scans.get(`${t.schema}.${t.name}`)?.fingerprint })),
         sequences: snap.catalog.sequences,
         views: snap.catalog.views,
@@ -285,7 +251,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         ddl: snap.ddl,
         validation: { status, checkedAt: new Date().toISOString(), durationMs: phases.validate ?? 0, ...(problems.length ? { problems } : {}) },
         phases: { ...phases },
-        walIncluded: snap.walCopied,
+        walIncluded: snap.sideFilesCopied,
         ...(schemaLost.length ? { schemaLost } : {}),
         consistency: live ? 'live' : 'locked',
         headerIteration: live?.iteration,
@@ -328,15 +294,12 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       target, id, file, bytes, sha256, status, problems, tables,
       rows: tables.reduce((n, t) => n + t.rows, 0),
       durationMs: Date.now() - started,
-      phases, removed, cleaned, walIncluded: snap.walCopied, lockTakenOverFrom: lock.tookOverFrom, rotationError, rotationFailed,
+      phases, removed, cleaned, walIncluded: snap.sideFilesCopied, engine: engine.name, lockTakenOverFrom: lock.tookOverFrom, rotationError, rotationFailed,
       ...(schemaLost.length ? { schemaLost } : {}),
       consistency: live ? 'live' : 'locked', attempts: live?.attempts ?? 1, retries: live?.retries ?? [], headerIteration: live?.iteration, lockHeldMs: live ? undefined : snap.lockHeldMs,
     };
   } catch (err) {
-    if (tmp) {
-      fs.rmSync(tmp, { force: true });
-      fs.rmSync(`${tmp}.wal`, { force: true });
-    }
+    if (tmp) removeWithSideFiles(tmp, engine);
     if (manifestWritten) fs.rmSync(manifestWritten, { force: true });
     // A Ctrl-C reaches the DuckDB workers and dbguard at the same moment. When a
     // worker died first, give dbguard's own signal handler a moment to run, so an

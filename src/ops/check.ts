@@ -1,13 +1,8 @@
 import * as fs from 'node:fs';
 import type { Finding, TableCount } from '../core/types';
-import type { UnreadableTable } from '../engines/duckdb/catalog';
-import { runWorker, WorkerFailed } from '../engines/duckdb/client';
-import { headerFindings, scrubFindings } from '../engines/duckdb/findings';
-import { BLOCKS_START, readFileHeader, type FileHeader } from '../engines/duckdb/header';
-import type { InspectResult, ScanResult, WorkerFailure } from '../engines/duckdb/protocol';
-import { scrubBlocks, type ScrubResult } from '../engines/duckdb/scrub';
+import { EngineFailed, type Engine, type FullRead, type HeaderReport, type Inspection } from '../engines/engine';
+import { detectFile, engineForExtension, engines } from '../engines/registry';
 import { CouldNotCheckError, errorMessage, InterruptedError, storageErrorFrom } from '../core/errors';
-import { programOf, writeLockHolder } from '../engines/duckdb/holder';
 import { liveCheck, type LiveCheckInfo, type LiveCheckOptions } from './live-check';
 import type { ProgressFn } from './progress';
 import { schemaFindings, type SchemaRules } from './schema-findings';
@@ -23,6 +18,8 @@ export interface CheckOptions extends SchemaRules {
   signal?: AbortSignal;
   /** Check a database held by another process live (see liveCheck) instead of returning `busy`. */
   live?: LiveCheckOptions;
+  /** The target's engine (ops/engine-of.ts); default: the file's magic bytes, else its extension, else the first registered engine. */
+  engine?: Engine;
 }
 
 export interface TableStatus extends TableCount {
@@ -39,6 +36,8 @@ export interface TargetCheck {
   busy?: { pid?: number; exe?: string; message: string };
   /** Set when the database was held by another process and checked live: what that covered. */
   live?: LiveCheckInfo;
+  /** The engine the file was checked as (registry name: "duckdb"…). */
+  engine?: string;
   storageVersion?: number;
   library?: string;
   bytes?: number;
@@ -53,28 +52,25 @@ export interface TargetCheck {
 
 const displayName = (schema: string, name: string) => (schema === 'main' ? name : `${schema}.${name}`);
 
-function failureFinding(file: string, target: string, f: WorkerFailure, walPresent: boolean): Finding {
-  if (f.kind === 'wal' || (walPresent && /WAL/i.test(f.message))) {
-    return { severity: 'error', code: 'wal-replay-failed', message: `${file}.wal cannot be replayed into ${file}: ${f.message}`, hint: `dbguard repair ${target} (moves the WAL to quarantine; a foreign or stale WAL must not be replayed)` };
-  }
-  if (f.kind === 'crash') return { severity: 'error', code: 'engine-crash', message: `${file}: ${f.message}`, hint: `dbguard repair ${target}` };
-  return { severity: 'error', code: 'open-failed', message: `DuckDB cannot open ${file}: ${f.message}`, hint: `dbguard repair ${target}` };
+/** The engine of `file` when the caller did not say: its magic bytes, else its extension, else the first registered engine. Never throws. */
+export function guessEngine(file: string): Engine {
+  return detectFile(file) ?? engineForExtension(file) ?? engines()[0]!;
 }
 
 export interface FileFindings {
   findings: Finding[];
-  /** True when DuckDB must not be asked to open the file. */
+  /** True when the engine's library must not be asked to open the file. */
   stop: boolean;
   bytes?: number;
-  header?: FileHeader;
+  header?: HeaderReport;
 }
 
 /**
- * What can be said of a database file without DuckDB: it exists, is a regular
- * readable file, and has a sound DuckDB header (magic, version, both database
- * headers, block geometry). Reads at most 12 KiB; never writes.
+ * What can be said of a database file without its library: it exists, is a
+ * regular readable file, and has a sound header as `engine` judges it
+ * (magic, version, sizes, checksums). Reads a few KiB; never writes.
  */
-export function fileFindings(target: string, file: string): FileFindings {
+export function fileFindings(target: string, file: string, engine: Engine = guessEngine(file)): FileFindings {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
@@ -84,14 +80,13 @@ export function fileFindings(target: string, file: string): FileFindings {
   if (!stat.isFile()) {
     return { stop: true, findings: [{ severity: 'error', code: 'not-a-file', message: `${file} is not a regular file`, hint: `point targets.${target}.path at the database file, then dbguard check ${target}` }] };
   }
-  let header: FileHeader;
+  let header: HeaderReport;
   try {
-    header = readFileHeader(file);
+    header = engine.readHeader(file, target);
   } catch (e) {
     return { stop: true, bytes: stat.size, findings: [{ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, hint: `give the user running dbguard read access to the file, then dbguard check ${target}` }] };
   }
-  const hf = headerFindings(file, header, target);
-  return { stop: hf.stop, bytes: stat.size, header, findings: hf.findings };
+  return { stop: header.stop, bytes: stat.size, header, findings: header.findings };
 }
 
 /**
@@ -113,7 +108,9 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     result.durationMs = Date.now() - started;
     return result;
   };
-  const pre = fileFindings(target, file);
+  const engine = opts.engine ?? guessEngine(file);
+  result.engine = engine.name;
+  const pre = fileFindings(target, file, engine);
   result.findings.push(...pre.findings);
   result.bytes = pre.bytes;
   result.storageVersion = pre.header?.storageVersion;
@@ -122,30 +119,30 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
   const header = pre.header!;
 
   // Linux lists the lock of a process holding the file read-write: check it live at once
-  const holder = opts.live ? writeLockHolder(file) : undefined;
+  const holder = opts.live ? engine.holder(file) : undefined;
+  const checkCopy = (copy: string) => checkDatabase(target, copy, { ...opts, engine, live: undefined });
   if (holder !== undefined) {
-    await liveCheck(result, { pid: holder, exe: programOf(holder) }, opts.live!, opts, (copy) => checkDatabase(target, copy, { ...opts, live: undefined }));
+    await liveCheck(result, engine, holder, opts.live!, opts, checkCopy);
     return done();
   }
 
-  const walPresent = fs.existsSync(`${file}.wal`);
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });
   const scanning = opts.quick
-    ? runWorker<InspectResult>({ action: 'inspect', file }, { signal: opts.signal })
-    : runWorker<InspectResult & ScanResult>({ action: 'scan', file }, { onProgress: progress, signal: opts.signal });
+    ? engine.inspect(file, { signal: opts.signal })
+    : engine.scan(file, { onProgress: progress, signal: opts.signal });
   // Settled at once, so a scrub that fails (EIO) while the scan is awaited is never an
   // unhandled rejection; both always run to completion and both are reported.
-  const scrubbing: Promise<Settled<ScrubResult>> | undefined = opts.quick
+  const scrubbing: Promise<Settled<Finding[]>> | undefined = opts.quick || !engine.scrub
     ? undefined
-    : scrubBlocks(file, header.active!, (bytes) => progress('scrub', bytes, header.fileSize - BLOCKS_START)).then((value) => ({ value }), (error: unknown) => ({ error }));
+    : engine.scrub(file, target, header, { onProgress: progress, signal: opts.signal }).then((value) => ({ value }), (error: unknown) => ({ error }));
   const finish = async () => {
     const scrub = await scrubbing;
-    if (scrub && 'value' in scrub) addScrubFindings(result, scrubFindings(file, scrub.value, target));
+    if (scrub && 'value' in scrub) addScrubFindings(result, scrub.value);
     else if (scrub) scrubFailed(result, file, scrub.error, opts.signal);
     return done();
   };
 
-  let inspected: InspectResult & Partial<ScanResult> & { unreadable?: UnreadableTable[] };
+  let inspected: Inspection & Partial<FullRead>;
   try {
     inspected = await scanning;
   } catch (e) {
@@ -153,29 +150,27 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     if (opts.signal?.aborted) throw new InterruptedError(`check of ${target} interrupted`);
     const notRun = notRunError(e, `checking ${file}`);
     if (notRun) {
-      const scrubSaw = scrub && 'value' in scrub ? scrubFindings(file, scrub.value, target) : [];
+      const scrubSaw = scrub && 'value' in scrub ? scrub.value : [];
       if (!scrubSaw.some((f) => f.severity === 'error')) throw notRun;
       // The scrub proved damage on its own: report that, with why the full read did not run.
       result.findings.push({ severity: 'warning', code: 'scan-not-run', message: `the full read of ${file} could not run: ${notRun.message}`, hint: notRun.hint });
       addScrubFindings(result, scrubSaw);
       return done();
     }
-    const f = e instanceof WorkerFailed ? e.failure : { kind: 'other' as const, message: String(e) };
+    const f = e instanceof EngineFailed ? e.failure : { kind: 'other' as const, message: String(e) };
     if (f.kind === 'lock') {
       // what the scrub read of a file another process writes says nothing; a live check judges it
-      if (opts.live) await liveCheck(result, { pid: f.pid, exe: f.exe }, opts.live, opts, (copy) => checkDatabase(target, copy, { ...opts, live: undefined }));
+      if (opts.live) await liveCheck(result, engine, { pid: f.pid, exe: f.exe }, opts.live, opts, checkCopy);
       else result.busy = { pid: f.pid, exe: f.exe, message: f.message };
       return done();
     }
-    result.findings.push(failureFinding(file, target, f, walPresent));
-    if (scrub && 'value' in scrub) addScrubFindings(result, scrubFindings(file, scrub.value, target));
+    result.findings.push(engine.failureFinding(file, target, f));
+    if (scrub && 'value' in scrub) addScrubFindings(result, scrub.value);
     else if (scrub) scrubFailed(result, file, scrub.error, opts.signal);
     return done();
   }
 
-  if (walPresent) {
-    result.findings.push({ severity: 'warning', code: 'wal-pending', message: `${file}.wal is present: the last writer did not shut down cleanly. DuckDB replays it at the next open; this is normal`, hint: `nothing to do; dbguard backup ${target} includes it` });
-  }
+  result.findings.push(...engine.sideFileFindings(file, target));
   const scans = new Map((inspected.tables ?? []).map((t) => [`${t.schema}.${t.name}`, t]));
   for (const t of inspected.catalog.tables) {
     const scan = scans.get(`${t.schema}.${t.name}`);

@@ -1,5 +1,5 @@
 import type { Catalog } from '../core/types';
-import type { TableScan } from '../engines/duckdb/protocol';
+import type { TableScan } from '../engines/engine';
 
 const key = (o: { schema: string; name: string }) => `${o.schema}.${o.name}`;
 

@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import { loadConfig, type Config, type LoadOptions } from '../config/load';
 import { errorMessage } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
-import { runWorker } from '../engines/duckdb/client';
+import type { Engine } from '../engines/engine';
+import { engines } from '../engines/registry';
+import { engineOf } from './engine-of';
 
 export interface DoctorItem {
   check: string;
@@ -45,31 +47,35 @@ const canWrite = (p: string) => { try { fs.accessSync(p, fs.constants.W_OK); ret
 const canRead = (p: string) => { try { fs.accessSync(p, fs.constants.R_OK); return true; } catch { return false; } };
 
 /**
- * Start-up validation of the whole setup: Node version, that the DuckDB
- * binding loads, the config, each database path, the backup folder and its
+ * Start-up validation of the whole setup: Node version, that each engine the
+ * targets use has its library or tools (Engine.doctor: the DuckDB binding
+ * loads, gdbmtool is installed…; the first registered engine when the config
+ * does not load), the config, each database path, the backup folder and its
  * free space (at least 2 × the largest database). Read-only: creates nothing.
  */
 export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
   const items: DoctorItem[] = [];
+  const setupChecks = new Set(['node', 'config']);
   const add = (check: string, ok: boolean, detail: string, fix = '', warning = false) =>
-    items.push({ check, ok: ok || warning, severity: ok ? 'ok' : warning ? 'warning' : 'error', detail, fix: ok ? '' : fix, kind: ['node', 'duckdb', 'config'].includes(check) ? 'config' : 'storage' });
+    items.push({ check, ok: ok || warning, severity: ok ? 'ok' : warning ? 'warning' : 'error', detail, fix: ok ? '' : fix, kind: setupChecks.has(check) ? 'config' : 'storage' });
 
   const major = Number(process.versions.node.split('.')[0]);
   add('node', major >= 20, `Node.js ${process.versions.node}`, 'install Node.js 20 or newer');
-  try {
-    const { library } = await runWorker<{ library: string }>({ action: 'version' });
-    add('duckdb', true, `@duckdb/node-api loads, DuckDB ${library}`);
-  } catch (err) {
-    add('duckdb', false, `the DuckDB binding does not load: ${errorMessage(err)}`, 'run `npm ci` again on this machine (the binding ships per platform)');
+  // the engines' checks come right after Node's, but which engines is known only from the config
+  let config: Config | undefined;
+  let configError: unknown;
+  try { config = loadConfig(opts); } catch (err) { configError = err; }
+  for (const engine of enginesInUse(config)) {
+    for (const c of await engine.doctor()) {
+      setupChecks.add(c.name);
+      add(c.name, c.ok, c.detail, c.hint);
+    }
   }
-  let config: Config;
-  try {
-    config = loadConfig(opts);
-    add('config', true, config.file ? `${config.file} is valid` : 'no config file; using the embedded defaults');
-  } catch (err) {
-    add('config', false, errorMessage(err), (err as { hint?: string }).hint ?? 'fix the config');
+  if (!config) {
+    add('config', false, errorMessage(configError), (configError as { hint?: string }).hint ?? 'fix the config');
     return { ok: false, items, exitCode: exitCodeOf(items) };
   }
+  add('config', true, config.file ? `${config.file} is valid` : 'no config file; using the embedded defaults');
 
   let largest = 0;
   for (const t of Object.values(config.targets)) {
@@ -82,7 +88,7 @@ export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
       add(`${t.name} database`, true, `${t.path} is readable (${size} bytes)`);
     }
     const dirOk = fs.existsSync(dir) && canWrite(dir);
-    add(`${t.name} folder`, dirOk, dirOk ? `${dir} is writable` : `${dir} is ${fs.existsSync(dir) ? 'not writable' : 'missing'}`, `create ${dir} and make it writable: DuckDB writes its .wal there, and restore places files there`);
+    add(`${t.name} folder`, dirOk, dirOk ? `${dir} is writable` : `${dir} is ${fs.existsSync(dir) ? 'not writable' : 'missing'}`, `create ${dir} and make it writable: the database writes its side files (WAL, journal) there, and restore places files there`);
   }
 
   const backupBase = existingAncestor(config.backupDir);
@@ -103,4 +109,14 @@ export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
     add('disk space', false, `cannot measure free space of ${backupBase}: ${errorMessage(err)}`, 'check that the backup folder is on a mounted disk', true);
   }
   return { ok: items.every((i) => i.ok), items, exitCode: exitCodeOf(items) };
+}
+
+/** The engines the targets use, in registry order; the first registered engine without a config (or when none can be told). Never throws. */
+function enginesInUse(config: Config | undefined): Engine[] {
+  const used = new Set<string>();
+  for (const target of Object.keys(config?.targets ?? {})) {
+    try { used.add(engineOf(config!, target).engine.name); } catch { /* an undetectable file: check reports it */ }
+  }
+  const list = engines().filter((e) => used.has(e.name));
+  return list.length ? list : [engines()[0]!];
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/load';
+import { engineOf } from './engine-of';
 import { expectedObjects, objectName, type ExpectedObject } from '../core/schema-baseline';
 import { readAcceptedSchema } from '../storage/accepted-schema';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
@@ -37,7 +38,7 @@ function baselineOf(entries: BackupEntry[], acceptance: ReturnType<typeof readAc
  * Never modifies the database. Damage comes back as findings.
  */
 export async function checkHealth(config: Config, target: string, opts: Omit<CheckOptions, keyof SchemaRules> = {}): Promise<TargetCheck> {
-  return checkDatabase(target, config.targets[target]!.path, { ...opts, ...schemaRules(config, target) });
+  return checkDatabase(target, config.targets[target]!.path, { engine: engineOf(config, target).engine, ...opts, ...schemaRules(config, target) });
 }
 
 /**

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { CONFIG_FILE_NAME, DEFAULT_CONFIG } from '../config/defaults';
 import { loadConfig } from '../config/load';
 import { ConfigError, storageErrorFrom } from '../core/errors';
-import { runWorker } from '../engines/duckdb/client';
+import { engineOf } from './engine-of';
 import { demoSql } from './demo-data';
 import { writeFileAtomic } from '../storage/atomic';
 
@@ -41,7 +41,7 @@ export async function init(opts: { file?: string; cwd: string; force?: boolean; 
       const db = t.path;
       if (fs.existsSync(db)) { result.databases.push({ target, path: db, created: false }); continue; }
       fs.mkdirSync(path.dirname(db), { recursive: true });
-      await runWorker({ action: 'execute', file: db, sql: demoSql(target, target === 'production' ? 2 : 1) });
+      await engineOf(config, target).engine.recreate(db, demoSql(target, target === 'production' ? 2 : 1));
       result.databases.push({ target, path: db, created: true });
     }
   }

@@ -2,6 +2,7 @@ import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
 import type { Finding } from '../core/types';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
+import { engineOfBackup } from './engine-of';
 
 /**
  * The warning for backups dated after the clock: they are listed last and
@@ -34,6 +35,8 @@ export interface ListedBackup {
   /** How the copy was made consistent ("locked" or "live"); null without a manifest. Manifests from before live backups count as locked. */
   consistency: 'locked' | 'live' | null;
   attempts: number | null;
+  /** The engine that made the backup (manifest `engine.name`, else told from the file: "duckdb"…); null when unknown. */
+  engine: string | null;
 }
 
 /**
@@ -62,6 +65,7 @@ export function listBackups(config: Config, selector: string | undefined, env: N
       future: e.future,
       consistency: e.manifest ? e.manifest.consistency ?? 'locked' : null,
       attempts: e.manifest ? e.manifest.attempts ?? 1 : null,
+      engine: e.manifest?.engine?.name ?? engineOfBackup(e)?.name ?? null,
     }));
   });
   return { targets, backups, warnings };

@@ -1,14 +1,11 @@
-import * as fs from 'node:fs';
-import { BusyError, DbguardError, IntegrityError, storageErrorFrom } from '../core/errors';
+import { BusyError, DbguardError, IntegrityError, storageErrorFrom, windowsBusy } from '../core/errors';
 import type { Finding } from '../core/types';
-import { BLOCKS_START } from '../engines/duckdb/header';
-import { liveSnapshot, windowsBusy } from '../engines/duckdb/live-snapshot';
-import { scrubLive } from '../engines/duckdb/live-scrub';
-import { scrubFindings } from '../engines/duckdb/findings';
+import type { Engine } from '../engines/engine';
 import { acquireLock } from '../storage/lock';
 import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { fileFindings } from './check';
+import { removeWithSideFiles } from './side-files';
 import type { CheckOptions, TargetCheck } from './check';
 
 /** What a check of a database held by another process covered. */
@@ -34,19 +31,19 @@ export interface LiveCheckOptions {
  * twice, and only an error both reads report is kept (a checkpoint writes the
  * inactive header while it is read). Reads 12 KiB twice; never writes.
  */
-export function stableFileFindings(target: string, file: string): ReturnType<typeof fileFindings> {
-  const first = fileFindings(target, file);
+export function stableFileFindings(target: string, file: string, engine: Engine): ReturnType<typeof fileFindings> {
+  const first = fileFindings(target, file, engine);
   if (!first.findings.some((f) => f.severity === 'error')) return first;
-  const second = fileFindings(target, file);
+  const second = fileFindings(target, file, engine);
   const again = new Set(second.findings.map((f) => f.code));
   return { ...second, findings: second.findings.filter((f) => f.severity !== 'error' || first.findings.some((g) => g.code === f.code) && again.has(f.code)) };
 }
 
 /**
  * Checks a database that another process holds read-write, filling `result`.
- * Default: the header and a block scrub of the live file, where only a block
- * that fails its checksum twice with the header iteration unchanged is a
- * finding. `full`: a validated live copy into a temporary file in `copyDir`
+ * Default: the header and the engine's live scrub of the file (DuckDB: only a
+ * block that fails its checksum twice with the header iteration unchanged is
+ * a finding); an engine without one is checked by its header only. `full`: a validated live copy into a temporary file in `copyDir`
  * (under the target's dbguard lock), a full check of that copy through
  * `checkCopy`, and the copy deleted afterwards. Never opens the source with
  * DuckDB and takes no lock on it. Throws StorageError (disk full) and
@@ -55,13 +52,14 @@ export function stableFileFindings(target: string, file: string): ReturnType<typ
  */
 export async function liveCheck(
   result: TargetCheck,
+  engine: Engine,
   holder: { pid?: number; exe?: string },
   live: LiveCheckOptions,
   opts: CheckOptions,
   checkCopy: (file: string) => Promise<TargetCheck>,
 ): Promise<void> {
   const { target, path: file } = result;
-  const pre = stableFileFindings(target, file);
+  const pre = stableFileFindings(target, file, engine);
   // Windows: the holder may keep everyone else from reading the file at all
   const unreadable = pre.findings.find((f) => f.code === 'unreadable');
   const locked = unreadable && windowsBusy(file, unreadable.message);
@@ -70,27 +68,30 @@ export async function liveCheck(
     return;
   }
   result.findings = [...pre.findings];
-  if (pre.stop || !pre.header?.active) {
-    result.live = { mode: 'scrub', covered: 'the file header only (it is not a readable DuckDB file)', holder };
+  if (pre.stop || !pre.header) {
+    result.live = { mode: 'scrub', covered: `the file header only (it is not a readable ${engine.label} file)`, holder };
     return;
   }
-  const header = pre.header.active;
+  const header = pre.header;
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });
   if (!live.full) {
+    if (!engine.scrubLive) {
+      result.live = { mode: 'scrub', covered: `the file header only (${engine.label} has no checksums to scrub); tables were not read: dbguard check ${target} --full reads every table of a live copy`, holder };
+      return;
+    }
     let scrub;
     try {
-      scrub = await scrubLive(file, header, (bytes) => progress('scrub', bytes, pre.header!.fileSize - BLOCKS_START));
+      scrub = await engine.scrubLive(file, target, header, { onProgress: progress, signal: opts.signal });
     } catch (err) {
       const busy = windowsBusy(file, err);
       if (!busy) throw err;
       result.busy = { ...holder, message: `${busy.message}; ${busy.hint}` };
       return;
     }
-    result.findings.push(...scrubFindings(file, scrub, target));
-    const unjudged = scrub.unjudged.length ? `; ${scrub.unjudged.length} block(s) changed under a checkpoint and were not judged` : '';
+    result.findings.push(...scrub.findings);
     result.live = {
-      mode: 'scrub', iteration: Number(scrub.iteration), holder,
-      covered: `header and block scrub of the live file (${scrub.checked} of ${scrub.blockCount} blocks at header iteration ${scrub.iteration}, ${scrub.reread} re-read${unjudged}); tables were not read: dbguard check ${target} --full reads every column of a live copy`,
+      mode: 'scrub', iteration: scrub.iteration, holder,
+      covered: `${scrub.covered}; tables were not read: dbguard check ${target} --full reads every column of a live copy`,
     };
     return;
   }
@@ -99,7 +100,9 @@ export async function liveCheck(
   const lock = acquireLock(repo.dir, target, 'check');
   const tmp = repo.tempOf(newBackupId(target, new Date(), (x) => repo.taken(x)));
   try {
-    const snap = await liveSnapshot(target, file, tmp, { signal: opts.signal, onProgress: progress });
+    const snap = await engine.copy(file, tmp, { target, live: true, waitMs: 0, signal: opts.signal, onProgress: progress });
+    // a copy the engine could take under its shared lock is checked just the same
+    if (!snap.validated) await engine.validate(tmp, snap, { signal: opts.signal });
     const copy = await checkCopy(tmp);
     const rename = (f: Finding): Finding => ({ ...f, message: f.message.split(tmp).join(`${file} (live copy)`) });
     result.findings.push(...copy.findings.map(rename));
@@ -120,8 +123,7 @@ export async function liveCheck(
       throw storageErrorFrom(err, repo.dir, 'writing a live copy in') ?? err;
     }
   } finally {
-    fs.rmSync(tmp, { force: true });
-    fs.rmSync(`${tmp}.wal`, { force: true });
+    removeWithSideFiles(tmp, engine);
     lock.release();
   }
 }

@@ -4,10 +4,9 @@ import type { Config } from '../config/load';
 import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
-import { runWorker, WorkerFailed } from '../engines/duckdb/client';
-import { ddlStatements, type Ddl } from '../engines/duckdb/ddl';
-import { readFileHeader } from '../engines/duckdb/header';
-import type { SalvageReport } from '../engines/duckdb/salvage';
+import { EngineFailed, type Engine, type SalvageReport } from '../engines/engine';
+import { detectFile } from '../engines/registry';
+import { engineOf, engineOfBackup } from './engine-of';
 import { failpoint, pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, newAsideFolder, refuseSymlink, removeOriginals } from '../storage/move-aside';
@@ -20,6 +19,7 @@ import { checkHealth } from './health';
 import { describeLost, SCHEMA_CODES } from './schema-findings';
 import { objectKey, objectName, type SchemaObject } from '../core/schema-baseline';
 import { notRunError } from './worker-errors';
+import { sideFilesOf } from './side-files';
 import type { ProgressFn } from './progress';
 import { verificationInterrupted } from './restore';
 import { verifyBackup } from './verify';
@@ -67,7 +67,7 @@ const lostSummary = (r: SalvageReport) =>
 
 /**
  * Recovers a damaged database; a healthy one is left alone (strategy none).
- * The damaged file and every `<file>.wal*` are first copied to
+ * The damaged file and every side file of it (WAL, journal) are first copied to
  * `<backupDir>/quarantine/<target>_<stamp>/` (never deleted) and stay at the
  * target until a replacement is renamed over them. Then:
  * salvage (copy every readable row into a fresh file), restore (the newest
@@ -85,6 +85,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
   const log = opts.log ?? silentLogger;
   const strategy = opts.strategy ?? 'auto';
   const file = config.targets[target]!.path;
+  const { engine } = engineOf(config, target);
   const repo = new BackupRepository(config.backupDir);
   repo.ensureDir();
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'repair'), opts.waitMs ?? 0, opts.signal);
@@ -115,7 +116,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     // only now: a healthy database behind a link needs nothing replaced
     refuseSymlink(file, `targets.${target}.path`);
     if (opts.dryRun) {
-      result.details.notes.push(`would move ${databaseFiles(file).join(', ') || 'nothing (the file is missing)'} to ${path.join(repo.dir, 'quarantine')}/, then apply strategy ${strategy}`);
+      result.details.notes.push(`would move ${databaseFiles(file, engine.isSideFile).join(', ') || 'nothing (the file is missing)'} to ${path.join(repo.dir, 'quarantine')}/, then apply strategy ${strategy}`);
       result.ok = false;
       return result;
     }
@@ -125,7 +126,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
 
     // All or nothing: copies of the damaged file and its WALs go to quarantine first; the files
     // at the target stay until a replacement is renamed over them (or nothing could be recovered).
-    const existing = databaseFiles(file);
+    const existing = databaseFiles(file, engine.isSideFile);
     const qParent = path.join(repo.dir, 'quarantine');
     const quarantine = keepAside(existing, qParent, target, clock.now()) ?? newAsideFolder(qParent, target, clock.now());
     result.quarantine = quarantine;
@@ -146,7 +147,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
     log.warn({ target, quarantine, copies }, 'damaged database copied to quarantine');
 
     try {
-      return await recover(config, target, file, owner, existing, quarantine, damaged, missing, result, opts);
+      return await recover(config, target, engine, file, owner, existing, quarantine, damaged, missing, result, opts);
     } catch (err) {
       if (err instanceof IntegrityError && err.code === 'unrecoverable') throw err;
       throw afterQuarantine(err, target, file, quarantine, copies, result, opts.signal);
@@ -161,7 +162,7 @@ export async function repair(config: Config, target: string, opts: RepairOptions
 }
 
 /** The strategies, once the damaged files have copies in `quarantine`. Returns the finished result. */
-async function recover(config: Config, target: string, file: string, owner: FileOwner | undefined, existing: string[], quarantine: string, damaged: string | undefined, missing: SchemaObject[], result: RepairResult, opts: RepairOptions): Promise<RepairResult> {
+async function recover(config: Config, target: string, engine: Engine, file: string, owner: FileOwner | undefined, existing: string[], quarantine: string, damaged: string | undefined, missing: SchemaObject[], result: RepairResult, opts: RepairOptions): Promise<RepairResult> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? silentLogger;
   const strategy = opts.strategy ?? 'auto';
@@ -193,11 +194,25 @@ async function recover(config: Config, target: string, file: string, owner: File
     if (prepared.movedFrom) s.file = file;
   };
 
+  const recreate = async (schema: { sql: string; from: string }): Promise<'recreate'> => {
+    const tmp = tempNameFor(file);
+    fs.rmSync(tmp, { force: true });
+    await engine.recreate(tmp, schema.sql, { signal: opts.signal });
+    const prepared = adoptReplacement(tmp, file, owner);
+    try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+    result.details.dataLost = true;
+    result.details.schemaFrom = schema.from;
+    result.details.notes.push(schema === EMPTY
+      ? `DATA IS GONE: nothing could be recovered and no backup verified, so ${file} was recreated as an EMPTY ${engine.label} database: every key it held is lost; the damaged file is in ${quarantine}`
+      : `DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
+    return 'recreate';
+  };
+
   await pausepoint('repair-salvage', opts.signal);
   aborted();
   let placed: RepairResult['strategy'] | undefined;
   if (strategy === 'salvage' || strategy === 'auto') {
-    const salvaged = damaged ? await salvageInto(damaged, quarantine, opts) : undefined;
+    const salvaged = damaged ? await salvageInto(engine, damaged, quarantine, opts) : undefined;
     aborted();
     result.details.salvage = salvaged;
     const usable = salvaged?.file && salvaged.tables.length > 0;
@@ -214,6 +229,8 @@ async function recover(config: Config, target: string, file: string, owner: File
         await placeSalvage(salvaged);
         placed = 'salvage';
         result.details.notes.push('no backup passed verification, so the salvage was used although it lost data');
+      } else if (engine.recreatesEmpty) {
+        placed = await recreate(EMPTY);
       }
     }
     if (salvaged?.walLeftOut) result.details.notes.push(`the WAL beside the damaged file could not be replayed and was left out of the salvage; it is kept in ${quarantine}`);
@@ -222,18 +239,8 @@ async function recover(config: Config, target: string, file: string, owner: File
     const from = await tryRestore();
     if (from) { placed = 'restore'; result.details.restoredFrom = from; }
   } else if (strategy === 'recreate') {
-    const schema = await schemaFor(config, target, repo);
-    if (schema) {
-      const tmp = tempNameFor(file);
-      fs.rmSync(tmp, { force: true });
-      await runWorker({ action: 'execute', file: tmp, sql: schema.sql });
-      const prepared = adoptReplacement(tmp, file, owner);
-      try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
-      placed = 'recreate';
-      result.details.dataLost = true;
-      result.details.schemaFrom = schema.from;
-      result.details.notes.push(`DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
-    }
+    const schema = (await schemaFor(config, target, repo, engine)) ?? (engine.recreatesEmpty ? EMPTY : undefined);
+    if (schema) placed = await recreate(schema);
   }
 
   if (!placed) {
@@ -275,52 +282,36 @@ function schemaOnlyError(target: string, before: TargetCheck, strategy: Strategy
   );
 }
 
-/** Salvages the quarantined file into `<quarantine>/<name>.salvaged.duckdb`; retries without a WAL that cannot be replayed. */
-async function salvageInto(damaged: string, quarantine: string, opts: RepairOptions): Promise<NonNullable<RepairResult['details']['salvage']> | undefined> {
-  if (readFileHeader(damaged).kind !== 'duckdb') return undefined;
-  const out = path.join(quarantine, `${path.basename(damaged, '.duckdb')}.salvaged.duckdb`);
-  const attempt = async (src: string) => {
-    fs.rmSync(out, { force: true });
-    fs.rmSync(`${out}.wal`, { force: true });
-    return runWorker<SalvageReport>({ action: 'salvage', file: src, dest: out }, { signal: opts.signal });
-  };
+/** Salvages the quarantined file into `<quarantine>/<name>.salvaged<ext>`; the engine retries without a side file that cannot be replayed. */
+async function salvageInto(engine: Engine, damaged: string, quarantine: string, opts: RepairOptions): Promise<NonNullable<RepairResult['details']['salvage']> | undefined> {
+  if (detectFile(damaged) !== engine) return undefined;
+  const ext = engine.backupExtension(damaged);
+  const out = path.join(quarantine, `${path.basename(damaged, ext)}.salvaged${ext}`);
   try {
-    return { ...(await attempt(damaged)), file: out, walLeftOut: false };
+    const { sideFilesLeftOut, ...report } = await engine.salvage(damaged, out, { signal: opts.signal });
+    return { ...report, file: out, walLeftOut: Boolean(sideFilesLeftOut) };
   } catch (err) {
     // A full quarantine disk (or a worker that could not run) says nothing about what is lost.
     const notRun = notRunError(err, `salvaging ${damaged} (kept in ${quarantine})`);
     if (notRun) throw notRun;
-    const message = err instanceof WorkerFailed ? err.failure.message : String(err);
-    if (fs.existsSync(`${damaged}.wal`)) {
-      // A foreign or stale WAL makes the open fail; the main file may be intact without it.
-      const bare = path.join(quarantine, `${path.basename(damaged, '.duckdb')}.without-wal.duckdb`);
-      try {
-        fs.copyFileSync(damaged, bare);
-        const report = await attempt(bare);
-        return { ...report, file: out, walLeftOut: true };
-      } catch (err2) {
-        fs.rmSync(out, { force: true });
-        const notRun2 = notRunError(err2, `salvaging ${damaged} without its WAL (kept in ${quarantine})`);
-        if (notRun2) throw notRun2;
-        return { tables: [], failedObjects: [], lossless: false, file: null, walLeftOut: true, error: err2 instanceof WorkerFailed ? err2.failure.message : String(err2) };
-      } finally {
-        fs.rmSync(bare, { force: true });
-      }
-    }
     fs.rmSync(out, { force: true });
-    return { tables: [], failedObjects: [], lossless: false, file: null, walLeftOut: false, error: message };
+    const message = err instanceof EngineFailed ? err.failure.message : String(err);
+    return { tables: [], failedObjects: [], lossless: false, file: null, walLeftOut: sideFilesOf(damaged, engine).length > 0, error: message };
   }
 }
 
+/** The "schema" of an engine that recreatesEmpty and has none to read (GDBM). */
+const EMPTY = { sql: '', from: 'no schema (an empty database)' };
+
 /** Schema SQL for recreate: targets.<name>.schema, else the newest valid manifest's DDL, else the DDL read from the newest backup file. */
-async function schemaFor(config: Config, target: string, repo: BackupRepository): Promise<{ sql: string; from: string } | undefined> {
+async function schemaFor(config: Config, target: string, repo: BackupRepository, engine: Engine): Promise<{ sql: string; from: string } | undefined> {
   const configured = config.targets[target]!.schema;
   if (configured) return { sql: fs.readFileSync(configured, 'utf8'), from: configured };
   for (const e of repo.list(target).filter((x) => x.status === 'valid')) {
     if (e.manifest?.ddl?.length) return { sql: e.manifest.ddl.join('\n'), from: `the manifest of backup ${e.id}` };
     try {
-      const ddl = await runWorker<Ddl>({ action: 'ddl', file: e.file });
-      return { sql: ddlStatements(ddl).join('\n'), from: `backup ${e.id}` };
+      const ddl = await (engineOfBackup(e) ?? engine).ddl(e.file);
+      return { sql: ddl.join('\n'), from: `backup ${e.id}` };
     } catch { /* try the next older backup */ }
   }
   return undefined;

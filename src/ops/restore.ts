@@ -5,7 +5,8 @@ import { DbguardError, inUseError, IntegrityError, InterruptedError, StorageErro
 import { parseTime } from '../core/parse-time';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger, type TableCount, type Finding } from '../core/types';
-import { runWorker, WorkerFailed } from '../engines/duckdb/client';
+import type { Engine } from '../engines/engine';
+import { engineOf, engineOfBackup } from './engine-of';
 import { pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, refuseSymlink } from '../storage/move-aside';
@@ -86,34 +87,35 @@ export function verificationInterrupted(v: VerifyResult): boolean {
   return !v.ok && v.findings.some((f) => /stopped with signal SIG(INT|TERM|HUP)\b/.test(f.message));
 }
 
-/** Throws BusyError when another process holds `file` open read-write. Damage is not this function's concern. */
-export async function assertNotInUse(file: string, what: string): Promise<void> {
+/** Throws BusyError when another process holds `file` open read-write (as `engine` probes it). Damage is not this function's concern. */
+export async function assertNotInUse(file: string, what: string, engine: Engine): Promise<void> {
   if (!fs.existsSync(file) || fs.statSync(file).size === 0) return;
+  let busy;
   try {
-    await runWorker({ action: 'probe', file });
-  } catch (err) {
-    if (err instanceof WorkerFailed && err.failure.kind === 'lock') {
-      throw inUseError(file, err.failure, `stop the application first, then run ${what} again`);
-    }
+    busy = await engine.probeBusy(file);
+  } catch {
+    return; // a damaged file is not in use; the restore replaces it
   }
+  if (busy) throw inUseError(file, busy, `stop the application first, then run ${what} again`);
 }
 
 /**
  * Replaces `dest` with a copy of `backupFile`, all or nothing: the copy is
  * prepared (fsynced, with the current file's owner and mode) beside `dest`;
- * the current file and every `<dest>.wal*` are copied into a new folder under
- * `asideParent` (never deleted); only then are the WALs removed and the copy
+ * the current file and every side file of it (`engine.isSideFile`: a WAL, a
+ * journal) are copied into a new folder under
+ * `asideParent` (never deleted); only then are the side files removed and the copy
  * renamed over `dest`. Any failure leaves `dest` as it was (or says which
  * file is where) and no empty folder. Returns the folder (null when there
  * was nothing to keep).
  */
-export async function replaceDatabase(backupFile: string, dest: string, asideParent: string, target: string, now: Date, signal?: AbortSignal): Promise<{ aside: string | null; moved: string[] }> {
+export async function replaceDatabase(backupFile: string, dest: string, asideParent: string, target: string, now: Date, engine: Engine, signal?: AbortSignal): Promise<{ aside: string | null; moved: string[] }> {
   const prepared = await prepareReplacement(backupFile, dest, ownerOf(dest));
   let existing: string[];
   let aside: string | null;
   try {
     if (signal?.aborted) throw new InterruptedError(`restore of ${dest} interrupted before it was replaced; nothing was changed`);
-    existing = databaseFiles(dest);
+    existing = databaseFiles(dest, engine.isSideFile);
     aside = keepAside(existing, asideParent, target, now);
   } catch (err) {
     discardReplacement(prepared);
@@ -128,17 +130,18 @@ export async function replaceDatabase(backupFile: string, dest: string, asidePar
  * (exit 2) for an empty value, an existing folder, a path in the backup
  * folder, or a symbolic link.
  */
-export function restoreDestination(to: string, cwd: string, backupDir: string): string {
-  if (!to.trim()) throw new UsageError('--to needs a file path (it was empty)', 'e.g. --to /tmp/production-copy.duckdb', 'bad-option');
+export function restoreDestination(to: string, cwd: string, backupDir: string, ext = ''): string {
+  const example = `/tmp/production-copy${ext}`;
+  if (!to.trim()) throw new UsageError('--to needs a file path (it was empty)', `e.g. --to ${example}`, 'bad-option');
   const dest = path.resolve(cwd, to);
   const real = (p: string) => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
   const rel = path.relative(real(backupDir), path.join(real(path.dirname(dest)), path.basename(dest)));
   if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
-    throw new UsageError(`--to ${to} is inside the backup folder ${backupDir}; restore never writes there`, 'name a file outside the backup folder, e.g. --to /tmp/production-copy.duckdb', 'bad-option');
+    throw new UsageError(`--to ${to} is inside the backup folder ${backupDir}; restore never writes there`, `name a file outside the backup folder, e.g. --to ${example}`, 'bad-option');
   }
   let st: fs.Stats | undefined;
   try { st = fs.statSync(dest); } catch { /* a new file */ }
-  if (st?.isDirectory()) throw new UsageError(`--to ${to} is an existing folder; --to must name a database file`, `e.g. --to ${path.join(to, 'restored.duckdb')}`, 'bad-option');
+  if (st?.isDirectory()) throw new UsageError(`--to ${to} is an existing folder; --to must name a database file`, `e.g. --to ${path.join(to, `restored${ext}`)}`, 'bad-option');
   refuseSymlink(dest, '--to');
   return dest;
 }
@@ -157,7 +160,7 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? silentLogger;
   const repo = new BackupRepository(config.backupDir);
-  const dest = opts.to !== undefined ? restoreDestination(opts.to, opts.cwd ?? process.cwd(), config.backupDir) : config.targets[target]!.path;
+  const dest = opts.to !== undefined ? restoreDestination(opts.to, opts.cwd ?? process.cwd(), config.backupDir, path.extname(config.targets[target]!.path)) : config.targets[target]!.path;
   // another target's file is replaced only under that target's own lock
   const owner = Object.entries(config.targets).find(([name, t]) => name !== target && path.resolve(t.path) === dest)?.[0];
   if (owner) throw new UsageError(`--to ${opts.to} is the database of target ${owner}`, `restore that target with dbguard restore ${owner}, or name another file`, 'bad-option');
@@ -182,15 +185,17 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
         'backup-damaged',
       );
     }
-    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest) };
+    // the restored file is what the backup is; side files at dest are named by the same engine
+    const engine = engineOfBackup(chosen) ?? engineOf(config, target, dest).engine;
+    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
     const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[] };
-    await assertNotInUse(dest, `dbguard restore ${target}`);
+    await assertNotInUse(dest, `dbguard restore ${target}`, engine);
     if (opts.dryRun) return { ...base, ok: true, safetyCopy: null };
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
-    const { aside } = await replaceDatabase(chosen.file, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), opts.signal);
-    const after = await checkDatabase(target, dest, { quick: true });
+    const { aside } = await replaceDatabase(chosen.file, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal);
+    const after = await checkDatabase(target, dest, { quick: true, engine });
     log.info({ target, from: chosen.id, path: dest, safetyCopy: aside, ok: after.ok }, 'restore finished');
     return { ...base, ok: after.ok, safetyCopy: aside, tables: after.tables.map(({ schema, name, rows }) => ({ schema, name, rows })), findings: after.findings };
   } catch (err) {

@@ -7,10 +7,13 @@ import { BackupRepository } from '../storage/repository';
 import { checkHealth } from './health';
 import { DbguardError } from '../core/errors';
 import { futureBackupsFinding } from './list';
+import { engineNameOf } from './engine-of';
 import type { Finding } from '../core/types';
 
 export interface TargetStatus {
   target: string;
+  /** The target's engine (config `engine`, else told from the file, its backups or its extension); null when it cannot be told. */
+  engine: string | null;
   ok: boolean;
   healthy: boolean | null;
   fresh: boolean;
@@ -85,6 +88,7 @@ export async function status(config: Config, selector: string | undefined, env: 
     const healthy = lastCheck.ok;
     targets.push({
       target,
+      engine: engineNameOf(config, target),
       ok: healthy !== false && fresh,
       healthy,
       fresh,

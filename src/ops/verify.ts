@@ -3,9 +3,9 @@ import { selectTargets } from '../config/targets';
 import { DbguardError, InterruptedError, storageErrorFrom, UsageError } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import type { Finding } from '../core/types';
-import { runWorker, WorkerFailed } from '../engines/duckdb/client';
-import { readFileHeader } from '../engines/duckdb/header';
-import type { InspectResult, ScanResult } from '../engines/duckdb/protocol';
+import { EngineFailed } from '../engines/engine';
+import { detectFile, engineChoices } from '../engines/registry';
+import { engineOfBackup } from './engine-of';
 import { sha256File } from '../storage/hash';
 import { acquireLock } from '../storage/lock';
 import { writeManifest } from '../storage/manifest';
@@ -28,7 +28,7 @@ const error = (code: string, message: string, hint: string): Finding => ({ sever
 
 /**
  * Re-verifies one stored backup: manifest present and valid, size and sha256
- * as recorded, DuckDB header, a full read in a separate process, and row
+ * as recorded, the engine's magic bytes, a full read in a separate process, and row
  * counts and content fingerprints equal to the manifest's. On success records
  * `verifiedAt` in the manifest (atomic rewrite); never modifies the backup.
  * Damage is returned as findings. When the verification could not run (a
@@ -54,12 +54,17 @@ export async function verifyBackup(entry: BackupEntry, opts: { signal?: AbortSig
   if (sha !== m.sha256) {
     findings.push(error('checksum-mismatch', `${entry.id}: sha256 ${sha.slice(0, 12)}… differs from the manifest's ${m.sha256.slice(0, 12)}…: the file changed after it was written`, hint));
   }
-  if (readFileHeader(entry.file).kind !== 'duckdb') {
-    findings.push(error('not-duckdb', `${entry.file} is no longer a DuckDB file`, hint));
+  const engine = engineOfBackup(entry);
+  if (!engine) {
+    findings.push(error('unknown-engine', `${entry.id}: its manifest names engine "${m.engine?.name}", which this dbguard does not have (it has ${engineChoices()})`, 'upgrade dbguard to read this backup'));
+    return done();
+  }
+  if (detectFile(entry.file) !== engine) {
+    findings.push(error(`not-${engine.name}`, `${entry.file} is no longer a ${engine.label} file`, hint));
     return done();
   }
   try {
-    const scan = await runWorker<InspectResult & ScanResult>({ action: 'validate', file: entry.file }, {
+    const scan = await engine.validate(entry.file, undefined, {
       signal: opts.signal,
       onProgress: (phase, d, total) => opts.onProgress?.({ target: entry.target, phase, done: d, total }),
     });
@@ -78,8 +83,8 @@ export async function verifyBackup(entry: BackupEntry, opts: { signal?: AbortSig
     // about the backup: never a finding, so nothing skips or deletes the backup for it.
     const notRun = notRunError(err, `verifying backup ${entry.id} (${entry.file})`);
     if (notRun) throw notRun;
-    const message = err instanceof WorkerFailed ? err.failure.message : String(err);
-    findings.push(error('unreadable', `${entry.id}: DuckDB cannot open or read ${entry.file}: ${message}`, hint));
+    const message = err instanceof EngineFailed ? err.failure.message : String(err);
+    findings.push(error('unreadable', `${entry.id}: ${engine.label} cannot open or read ${entry.file}: ${message}`, hint));
   }
   if (findings.length === 0) writeManifest(entry.file, { ...m, verifiedAt: new Date().toISOString() });
   return done();

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { TableInfo } from '../core/types';
 import { writeFileAtomic } from './atomic';
+import type { EngineStamp } from '../engines/engine';
 
 export const MANIFEST_FORMAT = 'dbguard-backup/1';
 
@@ -9,7 +10,7 @@ export interface ManifestTable extends TableInfo {
   fingerprint?: string;
 }
 
-/** The proof that a backup is valid (DESIGN.md §2), stored as `<backup>.duckdb.json`. */
+/** The proof that a backup is valid (DESIGN.md §2), stored as `<backup file>.json`. */
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   id: string;
@@ -18,7 +19,8 @@ export interface Manifest {
   createdAt: string;
   bytes: number;
   sha256: string;
-  engine: { name: 'duckdb'; library: string; storageVersion: number | null };
+  /** Which engine made and validated the copy (engines/registry.ts), and its library and format version. */
+  engine: EngineStamp;
   tables: ManifestTable[];
   sequences: { schema: string; name: string }[];
   views: { schema: string; name: string }[];
@@ -27,6 +29,7 @@ export interface Manifest {
   ddl?: string[];
   validation: { status: 'valid' | 'invalid'; checkedAt: string; durationMs: number; problems?: string[] };
   phases?: Record<string, number>;
+  /** True when the engine's side files (a WAL) came with the copy and were folded into it. */
   walIncluded?: boolean;
   /** Tables and sequences the source had lost when this copy was made (`backup --allow-damaged`). */
   schemaLost?: string[];

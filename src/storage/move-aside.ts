@@ -5,12 +5,16 @@ import { StorageError, storageErrorFrom, UsageError } from '../core/errors';
 import { fsyncDir } from './atomic';
 import { failpoint } from './failpoint';
 
+/** Says whether a file name in the database's folder is a side file of the database named `base` (Engine.isSideFile). */
+export type SideFileTest = (base: string, name: string) => boolean;
+
 /**
- * `<file>` and every `<file>.wal*` beside it that exist, sorted (the main
- * file first). A missing folder means no files; any other failure to read
- * the folder throws StorageError naming it, never "nothing there".
+ * `<file>` and every side file of it that exists (as the engine's
+ * `isSideFile` says: a WAL, a journal), sorted (the main file first). A
+ * missing folder means no files; any other failure to read the folder throws
+ * StorageError naming it, never "nothing there".
  */
-export function databaseFiles(file: string): string[] {
+export function databaseFiles(file: string, isSideFile: SideFileTest): string[] {
   const dir = path.dirname(file);
   const base = path.basename(file);
   let names: string[];
@@ -19,9 +23,9 @@ export function databaseFiles(file: string): string[] {
     names = fs.readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new StorageError(`cannot list the folder ${dir} to find ${base} and its WAL files: ${(err as Error).message}`, `check that ${dir} is a readable folder; nothing was changed`, 'readdir-failed').because(err);
+    throw new StorageError(`cannot list the folder ${dir} to find ${base} and its side files (WAL, journal): ${(err as Error).message}`, `check that ${dir} is a readable folder; nothing was changed`, 'readdir-failed').because(err);
   }
-  return names.filter((n) => n === base || n.startsWith(`${base}.wal`)).map((n) => path.join(dir, n)).sort();
+  return names.filter((n) => n === base || isSideFile(base, n)).map((n) => path.join(dir, n)).sort();
 }
 
 /**

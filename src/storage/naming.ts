@@ -1,7 +1,12 @@
 import { format } from 'date-fns/format';
+import { allExtensions } from '../engines/registry';
 
-/** `<target>_data_YYYYMMDD_HHMMSS[_N].duckdb`, the names of the deployments dbguard replaces. */
-const NAME = /^(?<target>[A-Za-z][A-Za-z0-9_-]*)_data_(?<date>\d{8})_(?<time>\d{6})(?:_(?<seq>\d+))?\.duckdb$/;
+/**
+ * `<target>_data_YYYYMMDD_HHMMSS[_N]`, a backup id; the file adds the
+ * extension of the engine that made it (the names of the deployments dbguard
+ * replaces). Extensions come from the engine registry, never from here.
+ */
+const ID = /^(?<target>[A-Za-z][A-Za-z0-9_-]*)_data_(?<date>\d{8})_(?<time>\d{6})(?:_(?<seq>\d+))?$/;
 
 export interface ParsedName {
   target: string;
@@ -12,12 +17,30 @@ export interface ParsedName {
   seq: number;
 }
 
-/** Parses a backup file name; undefined for any file dbguard did not name (never touched by rotation). */
-export function parseBackupName(fileName: string): ParsedName | undefined {
-  const m = NAME.exec(fileName);
-  if (!m?.groups) return undefined;
-  const g = m.groups;
-  return { target: g.target!, id: fileName.slice(0, -'.duckdb'.length), stamp: `${g.date}_${g.time}`, seq: g.seq ? Number(g.seq) : 1 };
+export interface ParsedFileName extends ParsedName {
+  /** The file's extension with its dot, one of a registered engine's. */
+  ext: string;
+}
+
+/** Parses a backup id (a file name without its extension); undefined for anything else. Pure. */
+export function parseBackupId(id: string): ParsedName | undefined {
+  const g = ID.exec(id)?.groups;
+  if (!g) return undefined;
+  return { target: g.target!, id, stamp: `${g.date}_${g.time}`, seq: g.seq ? Number(g.seq) : 1 };
+}
+
+/**
+ * Parses a backup file name `<id><ext>`, where `ext` is one of `extensions`
+ * (default: every registered engine's, matched exactly, case included);
+ * undefined for any file dbguard did not name (never touched by rotation). Pure.
+ */
+export function parseBackupName(fileName: string, extensions: readonly string[] = allExtensions()): ParsedFileName | undefined {
+  const dot = fileName.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const ext = fileName.slice(dot);
+  if (!extensions.includes(ext)) return undefined;
+  const parsed = parseBackupId(fileName.slice(0, dot));
+  return parsed && { ...parsed, ext };
 }
 
 /** Local-time stamp used in backup names, e.g. "20240115_020000". */

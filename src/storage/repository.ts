@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { parse } from 'date-fns/parse';
 import { storageErrorFrom, StorageError } from '../core/errors';
 import { manifestPath, readManifest, type Manifest } from './manifest';
-import { newestFirst, parseBackupName, type ParsedName } from './naming';
+import { newestFirst, parseBackupId, parseBackupName, type ParsedFileName } from './naming';
+import { allExtensions } from '../engines/registry';
 
 export type BackupStatus = 'valid' | 'invalid' | 'incomplete';
 
@@ -11,7 +12,7 @@ export interface BackupEntry {
   id: string;
   target: string;
   file: string;
-  name: ParsedName;
+  name: ParsedFileName;
   manifest?: Manifest;
   status: BackupStatus;
   /** The manifest's `createdAt` (the name's stamp only when there is no manifest). */
@@ -28,19 +29,25 @@ export interface BackupEntry {
 /** How far ahead of the clock a backup may be dated before it counts as from the future (clock steps, hosts slightly apart). */
 export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
 
-/** Marks the temporary files of an unfinished backup: `.<id>.tmp`, `.<id>.tmp.wal`. */
+/** Marks the temporary files of an unfinished backup: `.<id>.tmp` and the engine's side files beside it. */
 export const TEMP_SUFFIX = '.tmp';
 
 /**
  * The target of a temporary file that dbguard names, or undefined for any
- * other file: `.<id>.tmp` and DuckDB's files beside it such as `.<id>.tmp.wal`
- * (a copy in progress), and
- * `.<id>.duckdb.json.<pid>.tmp` (a manifest being written), where `<id>` is a
- * backup id. Exact, so no other file — nor another target's — is ever cleaned.
+ * other file: `.<id>.tmp` and the engine's side files beside it (`.<id>.tmp`
+ * followed by `.` or `-` and a suffix: a copy in progress), and
+ * `.<id><ext>.json.<pid>.tmp` (a manifest being written, `<ext>` a registered
+ * engine's extension), where `<id>` is a backup id. Exact, so no other file —
+ * nor another target's — is ever cleaned.
  */
 export function tempFileTarget(fileName: string): string | undefined {
-  const m = /^\.(.+?)(?:\.duckdb\.json\.\d+\.tmp|\.tmp(?:\..+)?)$/.exec(fileName);
-  return m ? parseBackupName(`${m[1]}.duckdb`)?.target : undefined;
+  const copy = /^\.(.+?)\.tmp(?:[.-].+)?$/.exec(fileName);
+  const manifest = /^\.(.+)\.json\.\d+\.tmp$/.exec(fileName);
+  if (manifest) {
+    const parsed = parseBackupName(manifest[1]!);
+    if (parsed) return parsed.target;
+  }
+  return copy ? parseBackupId(copy[1]!)?.target : undefined;
 }
 
 /**
@@ -80,17 +87,18 @@ export class BackupRepository {
     return { created, warning: `backup folder ${this.dir} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); backups hold production data: chmod 700 ${this.dir} unless it is shared on purpose` };
   }
 
-  fileOf(id: string): string {
-    return path.join(this.dir, `${id}.duckdb`);
+  /** The data file of backup `id` made by an engine whose backup extension is `ext` (with its dot). */
+  fileOf(id: string, ext: string): string {
+    return path.join(this.dir, `${id}${ext}`);
   }
 
   tempOf(id: string): string {
     return path.join(this.dir, `.${id}${TEMP_SUFFIX}`);
   }
 
-  /** True when a backup, its manifest or a temporary file already uses this id. */
+  /** True when a backup of any registered extension, its manifest or a temporary file already uses this id. */
   taken(id: string): boolean {
-    return fs.existsSync(this.fileOf(id)) || fs.existsSync(manifestPath(this.fileOf(id))) || fs.existsSync(this.tempOf(id));
+    return fs.existsSync(this.tempOf(id)) || allExtensions().some((ext) => fs.existsSync(this.fileOf(id, ext)) || fs.existsSync(manifestPath(this.fileOf(id, ext))));
   }
 
   /**
@@ -150,7 +158,7 @@ export class BackupRepository {
       return [];
     }
     const present = new Set(names);
-    const orphan = (n: string) => n.endsWith('.duckdb.json') && parseBackupName(n.slice(0, -'.json'.length))?.target === target && !present.has(n.slice(0, -'.json'.length));
+    const orphan = (n: string) => n.endsWith('.json') && parseBackupName(n.slice(0, -'.json'.length))?.target === target && !present.has(n.slice(0, -'.json'.length));
     return names.filter((n) => tempFileTarget(n) === target || orphan(n)).map((n) => path.join(this.dir, n));
   }
 

@@ -1,4 +1,5 @@
 import { ExitCode } from '../../core/exit-codes';
+import { engineNamed } from '../../engines/registry';
 import { checkTargets } from '../../ops/check-targets';
 import type { TargetCheck } from '../../ops/check';
 import type { CliContext } from '../context';
@@ -32,7 +33,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     ctx.printJson({
       ok,
       targets: results.map((r) => ({
-        target: r.target, path: r.path, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
+        target: r.target, path: r.path, engine: r.engine ?? null, ok: r.ok, busy: r.busy ?? null, bytes: r.bytes ?? null, storageVersion: r.storageVersion ?? null, library: r.library ?? null,
         durationMs: r.durationMs, findings: r.findings, tables: r.tables, live: r.live ?? null,
       })),
     });
@@ -47,7 +48,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
 
 function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
   const c = ctx.out;
-  const meta = [r.bytes !== undefined ? formatBytes(r.bytes) : '', r.library ? `DuckDB ${r.library}, storage ${r.storageVersion}` : ''].filter(Boolean).join(', ');
+  const meta = [r.bytes !== undefined ? formatBytes(r.bytes) : '', r.library ? `${(r.engine && engineNamed(r.engine)?.label) || r.engine || 'engine'} ${r.library}${r.storageVersion !== undefined ? `, storage ${r.storageVersion}` : ''}` : ''].filter(Boolean).join(', ');
   ctx.print(`${c.bold(r.target)}  ${r.path}${meta ? c.dim(`  (${meta})`) : ''}`);
   if (r.busy) {
     ctx.print(`  ${c.yellow('BUSY')}  in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'unknown program'}); nothing was checked`);
@@ -63,7 +64,7 @@ function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
   }
   printFindings(ctx, r.findings);
   if (r.live) ctx.print(`  ${c.yellow('live check')}: held by PID ${r.live.holder.pid ?? '?'} (${r.live.holder.exe ?? 'another program'}); covered: ${r.live.covered}`);
-  const what = r.live ? `live ${r.live.mode === 'copy' ? 'copy check' : 'scrub'}` : quick ? 'quick check' : 'full read + block scrub';
+  const what = r.live ? `live ${r.live.mode === 'copy' ? 'copy check' : 'scrub'}` : quick ? 'quick check' : engineNamed(r.engine ?? '')?.scrub === undefined ? 'full read' : 'full read + block scrub';
   ctx.print(`  ${r.ok ? c.green('healthy') : c.red('DAMAGED')}  ${c.dim(`${what} in ${formatDuration(r.durationMs)}`)}`);
   ctx.print('');
 }

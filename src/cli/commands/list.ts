@@ -24,9 +24,9 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     const rows = mine.map((b) => {
       const at = new Date(b.createdAt);
       const created = b.future ? c.red(`${format(at, 'yyyy-MM-dd HH:mm:ss')} (IN THE FUTURE)`) : `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`;
-      return [b.id, created, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status), b.consistency ?? '-'];
+      return [b.id, created, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status), b.consistency ?? '-', b.engine ?? '-'];
     });
-    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS', 'COPY'], rows, [2, 3, 4]).replace(/^/gm, '  '));
+    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS', 'COPY', 'ENGINE'], rows, [2, 3, 4]).replace(/^/gm, '  '));
     const valid = mine.filter((b) => b.status === 'valid').length;
     ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
     for (const w of warnings.filter((x) => x.target === target)) ctx.print(`  ${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}\n`);

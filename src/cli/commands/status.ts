@@ -23,6 +23,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   const when = (iso: string | null) => (iso ? format(new Date(iso), 'yyyy-MM-dd HH:mm:ss') : '-');
   const rows = r.targets.map((t) => [
     t.target,
+    t.engine ?? '-',
     t.ok ? c.green('ok') : c.red('ATTENTION'),
     t.lastBackup ? `${t.lastBackup.id} (${t.lastBackup.consistency}, ${formatAge(new Date(t.lastBackup.createdAt))}${t.fresh ? '' : ', STALE'})` : c.red('none'),
     t.lastBackup ? formatBytes(t.lastBackup.bytes) : '-',
@@ -30,7 +31,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     t.lastCheck ? `${t.lastCheck.ok === null ? 'busy' : t.lastCheck.ok ? 'healthy' : c.red('DAMAGED')} ${c.dim(`(${t.lastCheck.source === 'now' ? 'checked now' : formatAge(new Date(t.lastCheck.at))})`)}` : '-',
     when(t.nextBackup),
   ]);
-  ctx.print(table(['TARGET', 'STATUS', 'LAST VALID BACKUP', 'SIZE', 'BACKUPS', 'LAST CHECK', 'NEXT BACKUP'], rows));
+  ctx.print(table(['TARGET', 'ENGINE', 'STATUS', 'LAST VALID BACKUP', 'SIZE', 'BACKUPS', 'LAST CHECK', 'NEXT BACKUP'], rows));
   for (const t of r.targets) {
     ctx.print(`${t.target}: last proven restorable ${t.lastVerified ? `${when(t.lastVerified)} (${formatAge(new Date(t.lastVerified))})` : 'never (no verify or restore drill yet)'}; next drill ${when(t.nextVerify)}`);
     if (t.lastFailure) ctx.print(`${t.target}: last failure ${when(t.lastFailure.at)} (${t.lastFailure.kind}): ${t.lastFailure.message ?? t.lastFailure.code}`);

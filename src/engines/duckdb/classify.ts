@@ -25,7 +25,7 @@ export function classifyDuckdbError(err: unknown): WorkerFailure {
   let kind: FailureKind = 'other';
   if (/Could not set lock on file/i.test(full)) kind = 'lock';
   else if (/replaying WAL|WAL file|write-ahead log/i.test(full)) kind = 'wal';
-  else if (/not a valid DuckDB database|is not a DuckDB|The file .* exists, but it is not a valid DuckDB|SQLite/i.test(full)) kind = 'not-duckdb';
+  else if (/not a valid DuckDB database|is not a DuckDB|The file .* exists, but it is not a valid DuckDB|SQLite/i.test(full)) kind = 'foreign';
   else if (/checksum|Corrupt|corrupt|INTERNAL Error|FATAL|invalidated|Serialization|Failed to read|deserializ|out of range|beyond|read past|offset/i.test(full)) kind = 'corrupt';
   else if (/IO Error/i.test(full)) kind = 'io';
   return { kind, message };

@@ -1,14 +1,11 @@
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { WorkerFailure, WorkerMessage, WorkerRequest } from './protocol';
+import { EngineFailed as WorkerFailed } from '../engine';
+import type { WorkerMessage, WorkerRequest } from './protocol';
 
-/** A DuckDB operation failed in the worker, or the worker died (kind `crash`). */
-export class WorkerFailed extends Error {
-  constructor(readonly failure: WorkerFailure) {
-    super(failure.message);
-  }
-}
+/** A DuckDB operation failed in the worker, or the worker died (kind `crash`): the engine-wide EngineFailed. */
+export { EngineFailed as WorkerFailed } from '../engine';
 
 /** Finds the compiled worker: beside this file in dist/, or dist/ when running from src/ under jest. */
 function workerPath(): string {

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
-import { BusyError, IntegrityError, InterruptedError } from '../../core/errors';
+import { BusyError, IntegrityError, InterruptedError, windowsBusy } from '../../core/errors';
+
+export { windowsBusy };
 import { backoffDelay, sleep } from '../../core/retry';
 import type { Logger } from '../../core/types';
 import { silentLogger } from '../../core/types';
@@ -47,22 +49,6 @@ function copyFinding(v: LiveFinalizeResult): string | undefined {
   }
   const bad = v.tables.find((t) => t.error) ?? v.unreadable.map((u) => ({ schema: u.schema, name: u.table, error: u.error }))[0];
   return bad ? `table ${describeTable(bad.schema, bad.name)} cannot be read: ${bad.error!.message}` : undefined;
-}
-
-/**
- * The error for EBUSY on reading a held file (Windows: the holder keeps other
- * processes from reading it at all): no live copy is possible (exit 5).
- * Returns undefined for any other error.
- */
-export function windowsBusy(source: string, err: unknown): BusyError | undefined {
-  const e = err as NodeJS.ErrnoException | undefined;
-  if (e?.code !== 'EBUSY' && !/\bEBUSY\b/.test(String(e?.message ?? err))) return undefined;
-  return new BusyError(
-    `${source} is held by another process that does not let other programs read it (EBUSY): a live copy is impossible on this system while the service runs`,
-    'run dbguard pre-update in the deploy script while the service is stopped, or schedule a task that stops the service, runs dbguard backup and starts it again',
-    undefined,
-    'live-copy-impossible',
-  ).because(err);
 }
 
 /**

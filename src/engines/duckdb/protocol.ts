@@ -1,4 +1,5 @@
 import type { Catalog } from '../../core/types';
+import type { EngineFailure as WorkerFailure, NullKeyCount, TableScan } from '../engine';
 
 /** Requests the DuckDB worker process understands. */
 export type WorkerRequest =
@@ -14,45 +15,13 @@ export type WorkerRequest =
   | { action: 'probe'; file: string }
   | { action: 'version' };
 
-/**
- * How a DuckDB failure is classified, so callers can pick the exit code and hint.
- * `disk-full` (ENOSPC, "No space left on device"), `storage` (EIO, EACCES, EROFS
- * from the file system), `no-memory` and `not-started` (the worker could not be
- * forked) say nothing about the file: the check could not run.
- */
-export type FailureKind = 'lock' | 'wal' | 'corrupt' | 'not-duckdb' | 'io' | 'crash' | 'other' | 'disk-full' | 'storage' | 'no-memory' | 'not-started';
-
-export interface WorkerFailure {
-  kind: FailureKind;
-  /** First line of DuckDB's message, without its stack trace. */
-  message: string;
-  pid?: number;
-  exe?: string;
-  /** The Node.js error code (ENOSPC, EIO…) when the failure came from the file system. */
-  errno?: string;
-  /** For `crash`: the signal that ended the worker (SIGKILL from the OOM killer or an abort). */
-  signal?: string;
-}
-
-export interface NullKeyCount {
-  schema: string;
-  table: string;
-  rows: number;
-}
+/** DuckDB failures use the engine-wide classification (engines/engine.ts). */
+export type { FailureKind, EngineFailure as WorkerFailure, NullKeyCount, TableScan } from '../engine';
 
 export interface InspectResult {
   library: string;
   catalog: Catalog;
   nullPrimaryKeys: NullKeyCount[];
-}
-
-export interface TableScan {
-  schema: string;
-  name: string;
-  rows: number;
-  /** Per-column `sum(hash(col))`, joined: equal content gives an equal fingerprint. */
-  fingerprint?: string;
-  error?: WorkerFailure;
 }
 
 export interface ScanResult {
