@@ -50,7 +50,7 @@ function attempt<T>(fn: () => T): T | { error: Error } {
 }
 
 /** integrity_check (or quick_check), foreign_key_check and a full read, all in one read transaction. */
-function check(file: string, quick: boolean, waitMs: number, readWrite = false): SqliteCheckResult {
+function check(file: string, quick: boolean, waitMs: number, readWrite = false, pragmas = true): SqliteCheckResult {
   const started = Date.now();
   const db = readWrite ? new Database(file, { fileMustExist: true, timeout: waitMs }) : openReadOnly(file, waitMs);
   try {
@@ -58,8 +58,8 @@ function check(file: string, quick: boolean, waitMs: number, readWrite = false):
     db.exec('BEGIN');
     const catalog = readCatalog(db);
     // a damaged page can make the pragma itself fail: that is its verdict, and the full read still runs
-    const integrity = attempt(() => (db.prepare(`PRAGMA ${quick ? 'quick_check' : 'integrity_check'}(100)`).raw(true).all() as string[][]).map((r) => String(r[0])));
-    const fk = attempt(() => db.prepare('PRAGMA foreign_key_check').all() as { table: string; parent: string }[]);
+    const integrity = !pragmas ? ['ok'] : attempt(() => (db.prepare(`PRAGMA ${quick ? 'quick_check' : 'integrity_check'}(100)`).raw(true).all() as string[][]).map((r) => String(r[0])));
+    const fk = !pragmas ? [] : attempt(() => db.prepare('PRAGMA foreign_key_check').all() as { table: string; parent: string }[]);
     const grouped = new Map<string, { table: string; parent: string; count: number }>();
     for (const r of Array.isArray(fk) ? fk : []) {
       const key = `${r.table}\0${r.parent}`;
@@ -145,7 +145,7 @@ function inspect(file: string): SqliteInspectResult {
 
 async function handle(req: SqliteRequest): Promise<unknown> {
   switch (req.action) {
-    case 'check': return check(req.file, req.quick, req.waitMs, req.readWrite);
+    case 'check': return check(req.file, req.quick, req.waitMs, req.readWrite, req.pragmas ?? true);
     case 'validate': return check(req.file, false, 0);
     case 'snapshot': return snapshot(req.file, req.dest, req.waitMs);
     case 'salvage': return salvageSqlite(req.file, req.dest, (d, t) => progress('salvage', d, t));
