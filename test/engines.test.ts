@@ -9,7 +9,8 @@ import { engineChoices, engineNames, engines, detectBytes, detectFile, engineFor
 import { duckdbEngine } from '../src/engines/duckdb';
 import { runCli } from './helpers/cli';
 import { createMusicDb, tempDir, writeConfig } from './helpers/db';
-import { readManifestFile } from './helpers/backup';
+import { filesIn, readManifestFile } from './helpers/backup';
+import { createSqliteDb } from './helpers/sqlite';
 import { baseUrl, Daemons, get, Sandbox } from './helpers/daemon';
 
 const t = tempDir('dbguard-engines-');
@@ -169,6 +170,33 @@ describe('the engine setting and detection', () => {
     expect(r.code).toBe(0);
     expect(detectFile(db)).toBe(duckdbEngine);
     expect(runCli(['check', 'app', '--json'], { cwd: dir }).json.targets[0]).toEqual(expect.objectContaining({ ok: true, engine: 'duckdb' }));
+  }, 60000);
+});
+
+describe('a DuckDB target whose file was replaced by a SQLite file', () => {
+  test('is judged by its backups: check finds "not DuckDB" (exit 4), backup refuses and no backup is added or removed', async () => {
+    const dir = fresh();
+    const db = path.join(dir, 'data', 'app.db');
+    await createMusicDb(db, 0.01);
+    writeConfig(dir, { targets: { app: { path: 'data/app.db' } } });
+    expect(runCli(['backup', 'app'], { cwd: dir }).code).toBe(0);
+    const backupsBefore = filesIn(path.join(dir, 'backups'));
+    fs.rmSync(db);
+    createSqliteDb(db);
+    const check = runCli(['check', 'app', '--json'], { cwd: dir });
+    expect(check.code).toBe(4);
+    expect(check.json.targets[0]).toEqual(expect.objectContaining({ engine: 'duckdb', ok: false }));
+    expect(check.json.targets[0].findings[0]).toEqual(expect.objectContaining({ code: 'not-duckdb', message: expect.stringContaining('is a SQLite database, not DuckDB') }));
+    const backup = runCli(['backup', 'app'], { cwd: dir });
+    expect(backup.code).toBe(4);
+    expect(backup.stderr).toContain('refusing to back up a damaged database');
+    expect(filesIn(path.join(dir, 'backups'))).toEqual(backupsBefore);
+    // said on purpose, the new format is checked as what it is (the tables and sequence the DuckDB backups hold are still expected)
+    writeConfig(dir, { targets: { app: { path: 'data/app.db', engine: 'sqlite' } } });
+    const asSqlite = runCli(['check', 'app', '--json'], { cwd: dir }).json.targets[0];
+    expect(asSqlite.engine).toBe('sqlite');
+    expect(asSqlite.tables.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(['artists']));
+    expect(asSqlite.findings.map((f: { code: string }) => f.code)).not.toEqual(expect.arrayContaining([expect.stringMatching(/^not-/)]));
   }, 60000);
 });
 

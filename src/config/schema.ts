@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { validateCron } from '../core/schedule';
-import { engineChoices, engineNames } from '../engines/registry';
+import { allExtensions, engineChoices, engineNames } from '../engines/registry';
 
 /** A whole number ≥ min with an operator-readable message. */
 const whole = (min: number, what = 'a whole number') =>
@@ -24,13 +24,15 @@ export const RESERVED_TARGET_NAMES = ['all', 'both'];
 
 /**
  * The longest file name dbguard derives from a target name `T` is a manifest
- * being written: `.T_data_YYYYMMDD_HHMMSS_NNNN.duckdb.json.<pid>.tmp` (a pid has
+ * being written: `.T_data_YYYYMMDD_HHMMSS_NNNN<ext>.json.<pid>.tmp`, `<ext>` the
+ * longest backup extension of a registered engine (a pid has
  * at most 7 digits on Linux, 4194304). Backups, their `.tmp.wal.checkpoint`
  * copies, lock files (`.T.lock.<pid>.new`) and quarantine / pre-restore
  * folders (`T_YYYYMMDD_HHMMSS_N`) are shorter. Names are ASCII, so characters
  * are bytes; 255 bytes is the limit of ext4, XFS, btrfs, APFS and NTFS.
  */
-const LONGEST_DERIVED_OVERHEAD = '._data_20240115_020000_9999.duckdb.json.4194304.tmp'.length;
+const LONGEST_EXTENSION = Math.max(...allExtensions().map((e) => e.length));
+const LONGEST_DERIVED_OVERHEAD = '._data_20240115_020000_9999'.length + LONGEST_EXTENSION + '.json.4194304.tmp'.length;
 /** 255 bytes less that overhead, rounded down to leave room for names added later. */
 export const MAX_TARGET_NAME_LENGTH = Math.floor((255 - LONGEST_DERIVED_OVERHEAD) / 10) * 10;
 

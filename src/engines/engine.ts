@@ -59,6 +59,8 @@ export interface EngineFailure {
   errno?: string;
   /** For `crash`: the signal that ended the worker. */
   signal?: string;
+  /** What to do, when the engine knows better than the kind's default (e.g. "apt-get install gdbmtool" for `not-started`). */
+  hint?: string;
 }
 
 /** An engine operation failed, or its worker died. Every Engine method rejects with this for engine-side failures. */
@@ -342,6 +344,14 @@ export interface Engine {
 
   /** Optional: chunk boundaries for the dedup store (issue 11). Reads the header; never throws (falls back to 256 KiB). */
   chunking?(file: string): ChunkPlan;
+
+  /**
+   * Optional: an empty database is a state this format's applications start
+   * from (GDBM: Flower's state file). Then recreate needs no schema, and
+   * repair's auto strategy, when neither salvage nor a verified backup
+   * worked, recreates an empty database and reports every key as lost.
+   */
+  readonly recreatesEmpty?: boolean;
 }
 
 /** Failure kinds that say nothing about the file: the operation could not run (DESIGN.md §5, invariant 9). */

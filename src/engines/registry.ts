@@ -3,13 +3,14 @@ import * as path from 'node:path';
 import type { Engine } from './engine';
 import { duckdbEngine } from './duckdb';
 import { sqliteEngine } from './sqlite';
+import { gdbmEngine } from './gdbm';
 
 /**
  * Every engine dbguard knows. Adding one is ONE line here (import it and list
  * it); see the comment at the top of engine.ts. Order matters only for
  * detection by extension: the first engine claiming an extension wins.
  */
-const ENGINES: readonly Engine[] = [duckdbEngine, sqliteEngine];
+const ENGINES: readonly Engine[] = [duckdbEngine, sqliteEngine, gdbmEngine];
 
 /** The registered engines, in registry order. */
 export function engines(): readonly Engine[] {

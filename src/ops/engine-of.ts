@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Config } from '../config/load';
 import { ConfigError } from '../core/errors';
 import type { Engine } from '../engines/engine';
@@ -11,21 +12,28 @@ export type EngineSource = 'config' | 'file' | 'backup' | 'extension' | 'default
 
 /**
  * The engine of the file at `file` for target `target`, decided in this
- * order: the target's `engine` setting; the file's magic bytes; the engine
- * of the newest backup that has a manifest (a file overwritten by foreign
- * bytes, or missing, is still judged as what it was); the file's extension;
- * and for a missing or empty file, the first registered engine. Reads at
- * most 4 KiB of the file and the backups' manifests; never writes.
+ * order: the target's `engine` setting; the engine of the newest backup
+ * that has a manifest (a file that is missing, or was overwritten by foreign
+ * bytes or by a file of another format, is still judged as what it was, so
+ * its damage is a finding and never the start of a new format's backups);
+ * an extension that exactly one registered engine claims (a SQLite file
+ * named after DuckDB's extension is "not DuckDB"); the file's magic bytes;
+ * an extension several engines claim (the first); and for a missing or empty file,
+ * the first registered engine. Reads at most 4 KiB of the file and the
+ * backups' manifests; never writes.
  * Throws ConfigError (exit 3) naming the choices for an existing file none
  * of these decide, and for a manifest naming an engine this dbguard lacks.
  */
 export function engineOf(config: Config, target: string, file = config.targets[target]!.path): { engine: Engine; source: EngineSource } {
   const configured = config.targets[target]?.engine;
   if (configured) return { engine: knownEngine(configured, `targets.${target}.engine`), source: 'config' };
-  const detected = detectFile(file);
-  if (detected) return { engine: detected, source: 'file' };
   const fromBackup = newestStamped(new BackupRepository(config.backupDir), target);
   if (fromBackup) return { engine: knownEngine(fromBackup.manifest!.engine.name, `the manifest of backup ${fromBackup.id}`), source: 'backup' };
+  const ext = path.extname(file).toLowerCase();
+  const claimers = ext ? engines().filter((e) => e.extensions.includes(ext)) : [];
+  if (claimers.length === 1) return { engine: claimers[0]!, source: 'extension' };
+  const detected = detectFile(file);
+  if (detected) return { engine: detected, source: 'file' };
   const byExtension = engineForExtension(file);
   if (byExtension) return { engine: byExtension, source: 'extension' };
   let size: number | undefined;

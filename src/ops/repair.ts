@@ -194,6 +194,20 @@ async function recover(config: Config, target: string, engine: Engine, file: str
     if (prepared.movedFrom) s.file = file;
   };
 
+  const recreate = async (schema: { sql: string; from: string }): Promise<'recreate'> => {
+    const tmp = tempNameFor(file);
+    fs.rmSync(tmp, { force: true });
+    await engine.recreate(tmp, schema.sql, { signal: opts.signal });
+    const prepared = adoptReplacement(tmp, file, owner);
+    try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+    result.details.dataLost = true;
+    result.details.schemaFrom = schema.from;
+    result.details.notes.push(schema === EMPTY
+      ? `DATA IS GONE: nothing could be recovered and no backup verified, so ${file} was recreated as an EMPTY ${engine.label} database: every key it held is lost; the damaged file is in ${quarantine}`
+      : `DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
+    return 'recreate';
+  };
+
   await pausepoint('repair-salvage', opts.signal);
   aborted();
   let placed: RepairResult['strategy'] | undefined;
@@ -215,6 +229,8 @@ async function recover(config: Config, target: string, engine: Engine, file: str
         await placeSalvage(salvaged);
         placed = 'salvage';
         result.details.notes.push('no backup passed verification, so the salvage was used although it lost data');
+      } else if (engine.recreatesEmpty) {
+        placed = await recreate(EMPTY);
       }
     }
     if (salvaged?.walLeftOut) result.details.notes.push(`the WAL beside the damaged file could not be replayed and was left out of the salvage; it is kept in ${quarantine}`);
@@ -223,18 +239,8 @@ async function recover(config: Config, target: string, engine: Engine, file: str
     const from = await tryRestore();
     if (from) { placed = 'restore'; result.details.restoredFrom = from; }
   } else if (strategy === 'recreate') {
-    const schema = await schemaFor(config, target, repo, engine);
-    if (schema) {
-      const tmp = tempNameFor(file);
-      fs.rmSync(tmp, { force: true });
-      await engine.recreate(tmp, schema.sql, { signal: opts.signal });
-      const prepared = adoptReplacement(tmp, file, owner);
-      try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
-      placed = 'recreate';
-      result.details.dataLost = true;
-      result.details.schemaFrom = schema.from;
-      result.details.notes.push(`DATA IS GONE: ${file} was recreated EMPTY with the schema from ${schema.from}; the damaged file is in ${quarantine}`);
-    }
+    const schema = (await schemaFor(config, target, repo, engine)) ?? (engine.recreatesEmpty ? EMPTY : undefined);
+    if (schema) placed = await recreate(schema);
   }
 
   if (!placed) {
@@ -293,6 +299,9 @@ async function salvageInto(engine: Engine, damaged: string, quarantine: string, 
     return { tables: [], failedObjects: [], lossless: false, file: null, walLeftOut: sideFilesOf(damaged, engine).length > 0, error: message };
   }
 }
+
+/** The "schema" of an engine that recreatesEmpty and has none to read (GDBM). */
+const EMPTY = { sql: '', from: 'no schema (an empty database)' };
 
 /** Schema SQL for recreate: targets.<name>.schema, else the newest valid manifest's DDL, else the DDL read from the newest backup file. */
 async function schemaFor(config: Config, target: string, repo: BackupRepository, engine: Engine): Promise<{ sql: string; from: string } | undefined> {

@@ -20,6 +20,6 @@ export function notRunError(err: unknown, doing: string): DbguardError | undefin
     case 'no-memory':
       return new CouldNotCheckError(`out of memory while ${doing}: ${f.message}`, 'free memory (or lower the memory of other processes) and run again; nothing is known to be damaged').because(err);
     default:
-      return new CouldNotCheckError(`the check could not run while ${doing}: ${f.message}${f.signal === 'SIGKILL' ? ' (killed: out of memory?)' : ''}`, 'see dmesg for the OOM killer, free memory or processes, and run again; nothing is known to be damaged').because(err);
+      return new CouldNotCheckError(`the check could not run while ${doing}: ${f.message}${f.signal === 'SIGKILL' ? ' (killed: out of memory?)' : ''}`, f.hint ?? 'see dmesg for the OOM killer, free memory or processes, and run again; nothing is known to be damaged').because(err);
   }
 }

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { engineNamed } from '../../engines/registry';
 import { selectTargets } from '../../config/targets';
 import { DbguardError, InterruptedError } from '../../core/errors';
 import { ExitCode } from '../../core/exit-codes';
@@ -88,7 +89,7 @@ function printResult(ctx: CliContext, r: BackupResult) {
   if (r.consistency === 'live') {
     ctx.print(`  live copy: the database was held by another process; fenced at header iteration ${r.headerIteration}, ${r.attempts} attempt(s)`);
   } else if (r.lockHeldMs !== undefined) {
-    ctx.print(`  locked copy: DuckDB's shared lock held for ${formatDuration(r.lockHeldMs)}`);
+    ctx.print(`  locked copy: ${engineNamed(r.engine)?.label ?? r.engine}'s shared lock held for ${formatDuration(r.lockHeldMs)}`);
   }
   if (r.cleaned.length) ctx.print(`  cleaned up ${r.cleaned.length} temporary file(s) of an interrupted run`);
   if (r.removed.length) ctx.print(`  rotation removed ${r.removed.length}: ${r.removed.join(', ')}`);

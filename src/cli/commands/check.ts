@@ -64,7 +64,7 @@ function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
   }
   printFindings(ctx, r.findings);
   if (r.live) ctx.print(`  ${c.yellow('live check')}: held by PID ${r.live.holder.pid ?? '?'} (${r.live.holder.exe ?? 'another program'}); covered: ${r.live.covered}`);
-  const what = r.live ? `live ${r.live.mode === 'copy' ? 'copy check' : 'scrub'}` : quick ? 'quick check' : 'full read + block scrub';
+  const what = r.live ? `live ${r.live.mode === 'copy' ? 'copy check' : 'scrub'}` : quick ? 'quick check' : engineNamed(r.engine ?? '')?.scrub === undefined ? 'full read' : 'full read + block scrub';
   ctx.print(`  ${r.ok ? c.green('healthy') : c.red('DAMAGED')}  ${c.dim(`${what} in ${formatDuration(r.durationMs)}`)}`);
   ctx.print('');
 }
