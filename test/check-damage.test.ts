@@ -262,8 +262,9 @@ describe('not a DuckDB file', () => {
     expect(finding(c, 'empty-file').message).toBe(`${db} is empty (0 bytes)`);
   });
 
-  test('a SQLite database: "is a SQLite database, not DuckDB"', () => {
-    const { dir, db } = setup();
+  test('a SQLite database where the target says DuckDB: "is a SQLite database, not DuckDB"', () => {
+    // without `engine` the SQLite engine would be detected from the magic bytes and check it as SQLite
+    const { dir, db } = setup({ targets: { production: { path: 'data/production.duckdb', engine: 'duckdb' }, staging: { path: 'data/staging.duckdb' } } });
     fs.rmSync(db);
     makeSqliteDb(db);
     const c = check(dir, db, 4);

@@ -40,9 +40,9 @@ async function onFileOrRolledBackCopy<T>(file: string, run: (f: string) => Promi
   }
 }
 
-/** Scan = catalog, counts, NULL keys and a full read; integrity_check runs as the "scrub". */
+/** Scan = catalog, counts, NULL keys and a full read; integrity_check runs as the "scrub", beside it. */
 async function scanFile(file: string, opts: RunOptions): Promise<Inspection & FullRead & { check: SqliteCheckResult }> {
-  const r = await onFileOrRolledBackCopy(file, (f) => runSqliteWorker<SqliteCheckResult>({ action: 'check', file: f, quick: false, waitMs: 0 }, opts));
+  const r = await onFileOrRolledBackCopy(file, (f) => runSqliteWorker<SqliteCheckResult>({ action: 'check', file: f, quick: false, waitMs: 0, pragmas: false }, opts));
   const inspected = await onFileOrRolledBackCopy(file, (f) => runSqliteWorker<SqliteInspectResult>({ action: 'inspect', file: f }, opts)).catch(() => undefined);
   return { ...toInspection(r), nullPrimaryKeys: inspected?.nullPrimaryKeys ?? [], tables: r.tables, durationMs: r.durationMs, check: r };
 }

@@ -14,6 +14,29 @@ import type { SqliteCheckResult, SqliteInspectResult, SqliteMessage, SqliteReque
 const send = (msg: SqliteMessage) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
 const progress = (phase: string, done: number, total: number) => void process.send!({ type: 'progress', phase, done, total } satisfies SqliteMessage);
 
+/**
+ * Opens `file` read-only and makes the first read. A read-only connection
+ * cannot initialize the `-shm` of a WAL database another read-only
+ * connection is initializing (SQLITE_READONLY_CANTINIT, ..._RECOVERY,
+ * SQLITE_BUSY_RECOVERY): check runs its full read and integrity_check side by
+ * side, so those are waited out (up to 5 s) instead of being reported.
+ */
+function openReadOnly(file: string, timeout: number): Database.Database {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const db = new Database(file, { readonly: true, fileMustExist: true, timeout });
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_schema').get();
+      return db;
+    } catch (err) {
+      db.close();
+      const code = String((err as { code?: string }).code ?? '');
+      if (!/^SQLITE_(READONLY_CANTINIT|READONLY_RECOVERY|BUSY_RECOVERY)$/.test(code) || Date.now() > until) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
 const library = () => String((new Database(':memory:').prepare('SELECT sqlite_version() AS v').get() as { v: string }).v);
 
 /** Runs `fn`; a SQLITE_CORRUPT error is returned (as a verdict about the file), any other is thrown. */
@@ -27,16 +50,16 @@ function attempt<T>(fn: () => T): T | { error: Error } {
 }
 
 /** integrity_check (or quick_check), foreign_key_check and a full read, all in one read transaction. */
-function check(file: string, quick: boolean, waitMs: number, readWrite = false): SqliteCheckResult {
+function check(file: string, quick: boolean, waitMs: number, readWrite = false, pragmas = true): SqliteCheckResult {
   const started = Date.now();
-  const db = new Database(file, { readonly: !readWrite, fileMustExist: true, timeout: waitMs });
+  const db = readWrite ? new Database(file, { fileMustExist: true, timeout: waitMs }) : openReadOnly(file, waitMs);
   try {
     const journalMode = String(db.pragma('journal_mode', { simple: true }));
     db.exec('BEGIN');
     const catalog = readCatalog(db);
     // a damaged page can make the pragma itself fail: that is its verdict, and the full read still runs
-    const integrity = attempt(() => (db.prepare(`PRAGMA ${quick ? 'quick_check' : 'integrity_check'}(100)`).raw(true).all() as string[][]).map((r) => String(r[0])));
-    const fk = attempt(() => db.prepare('PRAGMA foreign_key_check').all() as { table: string; parent: string }[]);
+    const integrity = !pragmas ? ['ok'] : attempt(() => (db.prepare(`PRAGMA ${quick ? 'quick_check' : 'integrity_check'}(100)`).raw(true).all() as string[][]).map((r) => String(r[0])));
+    const fk = !pragmas ? [] : attempt(() => db.prepare('PRAGMA foreign_key_check').all() as { table: string; parent: string }[]);
     const grouped = new Map<string, { table: string; parent: string; count: number }>();
     for (const r of Array.isArray(fk) ? fk : []) {
       const key = `${r.table}\0${r.parent}`;
@@ -65,7 +88,7 @@ function check(file: string, quick: boolean, waitMs: number, readWrite = false):
  * one plain file, no `-wal`, mode 0600.
  */
 async function snapshot(file: string, dest: string, waitMs: number): Promise<SqliteSnapshotResult> {
-  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: waitMs });
+  const db = openReadOnly(file, waitMs);
   try {
     const journalMode = String(db.pragma('journal_mode', { simple: true }));
     db.exec('BEGIN');
@@ -100,7 +123,7 @@ function recreate(dest: string, ddl: string[]): { ok: true; statements: number }
 
 /** Catalog with row counts (one read transaction) and rows with a NULL primary key. */
 function inspect(file: string): SqliteInspectResult {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = openReadOnly(file, 0);
   try {
     const journalMode = String(db.pragma('journal_mode', { simple: true }));
     db.exec('BEGIN');
@@ -122,7 +145,7 @@ function inspect(file: string): SqliteInspectResult {
 
 async function handle(req: SqliteRequest): Promise<unknown> {
   switch (req.action) {
-    case 'check': return check(req.file, req.quick, req.waitMs, req.readWrite);
+    case 'check': return check(req.file, req.quick, req.waitMs, req.readWrite, req.pragmas ?? true);
     case 'validate': return check(req.file, false, 0);
     case 'snapshot': return snapshot(req.file, req.dest, req.waitMs);
     case 'salvage': return salvageSqlite(req.file, req.dest, (d, t) => progress('salvage', d, t));
