@@ -2,14 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BusyError, CouldNotCheckError, IntegrityError } from '../src/core/errors';
 import { ExitCode } from '../src/core/exit-codes';
-import { EngineFailed } from '../src/engines/engine';
+import { EngineFailed, type CopyResult } from '../src/engines/engine';
 import { gdbmEngine, gdbmBackupExtension } from '../src/engines/gdbm';
 import { detectFile, engineNamed } from '../src/engines/registry';
 import { checkGdbmFile } from '../src/engines/gdbm/check';
 import { classifyGdbmBytes, readGdbmKind } from '../src/engines/gdbm/magic';
 import { createEmptyGdbm, recoverCopy } from '../src/engines/gdbm/recover';
 import { snapshotGdbm } from '../src/engines/gdbm/snapshot';
-import { validateGdbmCopy } from '../src/engines/gdbm/validate';
 import { sha256, tempDir } from './helpers/db';
 import { createGdbm, gdbmCount, gdbmKeys, holdForWriting, killWriterMidStore, requireGdbmtool, writeOver } from './helpers/gdbm';
 
@@ -120,10 +119,12 @@ describe('snapshot and validation', () => {
     expect(sha256(dest)).toBe(before);
     expect(sha256(file)).toBe(before);
     expect(fs.statSync(dest).mode & 0o777).toBe(0o600);
-    expect(await validateGdbmCopy(dest, 'flower', s.keys)).toEqual({ ok: true, keys: 300, findings: [] });
-    const wrong = await validateGdbmCopy(dest, 'flower', 301);
-    expect(wrong.ok).toBe(false);
-    expect(wrong.findings.map((f) => f.code)).toEqual(['count-mismatch']);
+    const made = (keys: number) => ({ catalog: { tables: [{ schema: 'main', name: 'keys', rows: keys }] } }) as unknown as CopyResult;
+    expect((await gdbmEngine.validate(dest, made(s.keys))).tables).toEqual([{ schema: 'main', name: 'keys', rows: 300 }]);
+    const wrong = await gdbmEngine.validate(dest, made(301)).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(EngineFailed);
+    expect((wrong as EngineFailed).failure).toMatchObject({ kind: 'corrupt', message: `${dest} holds 300 keys; the source had 301 when it was copied` });
+    expect(sha256(dest)).toBe(before);
   });
 
   test('a writer holding the file makes the copy busy (exit 5) and leaves no copy', async () => {
@@ -152,8 +153,9 @@ describe('snapshot and validation', () => {
     const dest = path.join(t.dir, 'copy.db');
     const s = await snapshotGdbm(file, dest, 'flower');
     writeOver(dest, 'corrupted data '.repeat(40), 8200);
-    const v = await validateGdbmCopy(dest, 'flower', s.keys);
-    expect(v.ok).toBe(false);
+    const v = await gdbmEngine.validate(dest, undefined).catch((e: unknown) => e);
+    expect(v).toBeInstanceOf(EngineFailed);
+    expect((v as EngineFailed).failure.message).toMatch(new RegExp(`^only \\d+ of ${s.keys} keys can be read`));
   });
 });
 

@@ -1,5 +1,11 @@
 import * as fs from 'node:fs';
 
+/**
+ * Who holds a file, read from Linux's /proc/locks: the one parser of it for
+ * every engine (DuckDB and SQLite take fcntl locks, gdbm takes flock locks).
+ * Nothing here opens the file or takes a lock.
+ */
+
 /** Major and minor device numbers of a Linux `st_dev` (glibc's gnu_dev_major/minor). Pure. */
 function majorMinor(dev: number): [number, number] {
   const hi = Math.floor(dev / 2 ** 32);
@@ -9,26 +15,54 @@ function majorMinor(dev: number): [number, number] {
   return [major, minor >>> 0];
 }
 
+/** Which locks count: `write` only, or any (`read` too). POSIX, OFD and flock locks are all listed. */
+export interface LockQuery {
+  access: 'write' | 'any';
+}
+
+// "1: POSIX  ADVISORY  WRITE 24129 fe:00:2261030 0 EOF", "2: FLOCK  ADVISORY  WRITE 20629 fe:00:2147261 0 EOF";
+// "1: -> POSIX …" lines are blocked waiters, which hold nothing
+const LINE = /^\d+:\s+(POSIX|OFDLCK|FLOCK)\s+\S+\s+(READ|WRITE)\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/;
+
 /**
- * The PID of another process holding any POSIX/OFD lock (read or write) on
- * `file`, from Linux's /proc/locks, without opening the file or taking a lock.
- * Undefined when none is listed, the file is missing, or this cannot be told
- * (not Linux). Never throws. (DuckDB's holder.ts reads write locks only; the
- * two could share this reader.)
+ * The PID of another process (not this one) holding a lock on `file` that
+ * matches `query`, from /proc/locks. Undefined when none is listed, the file
+ * is missing, or this cannot be told (not Linux, no /proc/locks): callers then
+ * find out by trying. Never throws.
  */
-export function anyLockHolder(file: string): number | undefined {
+export function lockHolder(file: string, query: LockQuery): number | undefined {
   if (process.platform !== 'linux') return undefined;
   try {
     const st = fs.statSync(file);
     const [major, minor] = majorMinor(st.dev);
     for (const line of fs.readFileSync('/proc/locks', 'latin1').split('\n')) {
-      // "1: POSIX  ADVISORY  READ 24129 fe:00:2261030 128 128"; "->" lines are blocked waiters
-      const m = /^\d+:\s+(?:POSIX|OFDLCK)\s+\S+\s+(?:READ|WRITE)\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
+      const m = LINE.exec(line);
       if (!m) continue;
-      if (parseInt(m[2]!, 16) === major && parseInt(m[3]!, 16) === minor && Number(m[4]) === st.ino && Number(m[1]) !== process.pid) return Number(m[1]);
+      if (query.access === 'write' && m[2] !== 'WRITE') continue;
+      const pid = Number(m[3]);
+      if (parseInt(m[4]!, 16) === major && parseInt(m[5]!, 16) === minor && Number(m[6]) === st.ino && pid !== process.pid) return pid;
     }
   } catch {
     // no /proc/locks, or the file is gone: the caller finds out by trying
   }
   return undefined;
+}
+
+/** The PID of another process holding any lock (read or write) on `file`; see lockHolder. Never throws. */
+export function anyLockHolder(file: string): number | undefined {
+  return lockHolder(file, { access: 'any' });
+}
+
+/** The PID of another process holding a write lock on `file` (DuckDB takes one for every read-write open, gdbm for every writer); see lockHolder. Never throws. */
+export function writeLockHolder(file: string): number | undefined {
+  return lockHolder(file, { access: 'write' });
+}
+
+/** The program of a running process (Linux: /proc/<pid>/exe), or undefined when it cannot be read. Never throws. */
+export function programOf(pid: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
 }

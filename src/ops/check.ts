@@ -33,7 +33,7 @@ export interface TargetCheck {
   findings: Finding[];
   tables: TableStatus[];
   /** Set when another process holds the file read-write; nothing could be checked. */
-  busy?: { pid?: number; exe?: string; message: string };
+  busy?: { pid?: number; exe?: string; message: string; /** What to do, when the check knows better than "stop the application". */ hint?: string };
   /** Set when the database was held by another process and checked live: what that covered. */
   live?: LiveCheckInfo;
   /** The engine the file was checked as (registry name: "duckdb"…). */

@@ -39,11 +39,19 @@ export function stableFileFindings(target: string, file: string, engine: Engine)
   return { ...second, findings: second.findings.filter((f) => f.severity !== 'error' || first.findings.some((g) => g.code === f.code) && again.has(f.code)) };
 }
 
+const holderName = (h: { pid?: number; exe?: string }) => (h.pid === undefined ? 'another process' : `PID ${h.pid}${h.exe ? ` (${h.exe})` : ''}`);
+
+/** What to do about a database that could not be checked because another process holds it. Pure. */
+export function busyHint(target: string): string {
+  return `stop the service and run dbguard check ${target} again, or check it while the service is stopped for a deploy with dbguard pre-update ${target}`;
+}
+
 /**
  * Checks a database that another process holds read-write, filling `result`.
  * Default: the header and the engine's live scrub of the file (DuckDB: only a
  * block that fails its checksum twice with the header iteration unchanged is
- * a finding); an engine without one is checked by its header only. `full`: a validated live copy into a temporary file in `copyDir`
+ * a finding); an engine without one (GDBM, SQLite) is not checked at all but
+ * `busy`, since a header alone cannot say healthy. `full`: a validated live copy into a temporary file in `copyDir`
  * (under the target's dbguard lock), a full check of that copy through
  * `checkCopy`, and the copy deleted afterwards. Never opens the source with
  * DuckDB and takes no lock on it. Throws StorageError (disk full) and
@@ -76,7 +84,8 @@ export async function liveCheck(
   const progress = (phase: string, d: number, total: number) => opts.onProgress?.({ target, phase, done: d, total });
   if (!live.full) {
     if (!engine.scrubLive) {
-      result.live = { mode: 'scrub', covered: `the file header only (${engine.label} has no checksums to scrub); tables were not read: dbguard check ${target} --full reads every table of a live copy`, holder };
+      // a header alone proves nothing: "I could not check" is busy, never healthy
+      result.busy = { ...holder, message: `${file} is held by ${holderName(holder)} and ${engine.label} has no live check: nothing was checked`, hint: busyHint(target) };
       return;
     }
     let scrub;
@@ -116,7 +125,7 @@ export async function liveCheck(
       result.findings.push({ severity: 'error', code: err.code, message: err.message, hint: err.hint });
       result.live = { mode: 'copy', covered: 'live copies, which failed the same way twice', holder };
     } else if (err instanceof BusyError) {
-      result.busy = { ...holder, message: err.message };
+      result.busy = { ...holder, pid: holder.pid ?? err.pid, message: err.message, hint: busyHint(target) };
     } else if (err instanceof DbguardError) {
       throw err;
     } else {

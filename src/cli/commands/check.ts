@@ -54,7 +54,7 @@ function printTarget(ctx: CliContext, r: TargetCheck, quick: boolean) {
     ctx.print(`  ${c.yellow('BUSY')}  in use by PID ${r.busy.pid ?? '?'} (${r.busy.exe ?? 'unknown program'}); nothing was checked`);
     // a live check that could not run says why (no steady live copy, or Windows' EBUSY)
     if (!/Conflicting lock/.test(r.busy.message)) ctx.print(`        ${r.busy.message}`);
-    ctx.print(`        → stop the application, or run the check when it is idle`);
+    ctx.print(`        → ${r.busy.hint ?? 'stop the application, or run the check when it is idle'}`);
     ctx.print('');
     return;
   }

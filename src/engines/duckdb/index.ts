@@ -11,7 +11,7 @@ import { runWorker } from './client';
 import { ddlStatements, type Ddl } from './ddl';
 import { headerFindings, scrubFindings } from './findings';
 import { BLOCKS_START, readFileHeader, type FileHeader } from './header';
-import { programOf, writeLockHolder } from './holder';
+import { programOf, writeLockHolder } from '../proc-locks';
 import { liveSnapshot } from './live-snapshot';
 import { scrubLive } from './live-scrub';
 import type { InspectResult, ScanResult, SnapshotResult, WorkerRequest } from './protocol';

@@ -10,6 +10,7 @@ import { isGdbmHeader, readGdbmKind } from './magic';
 import { countKeys, readAllRecords } from './read';
 import { createEmptyGdbm, recoverCopy } from './recover';
 import { snapshotGdbm } from './snapshot';
+import { programOf, writeLockHolder } from '../proc-locks';
 import { gdbmtoolVersion, GDBMTOOL_INSTALL, GDBMTOOL_PACKAGE } from './tool';
 
 const EXTENSIONS = ['.gdbm', '.db'] as const;
@@ -95,11 +96,18 @@ export const gdbmEngine: Engine = {
   inspect: (file, opts = {}) => inspect(file, opts.signal),
   scan: (file, opts = {}) => scan(file, opts.signal),
 
-  holder: () => undefined,
+  // a gdbm writer holds an exclusive flock(2) lock for as long as the file is open
+  holder(file) {
+    const pid = writeLockHolder(file);
+    return pid === undefined ? undefined : { pid, exe: programOf(pid) };
+  },
 
   async probeBusy(file) {
     const c = await tool(() => countKeys(file));
-    if (c.failure?.kind === 'busy') return { message: `${file} is open for writing by another process (${c.failure.message})` };
+    if (c.failure?.kind === 'busy') {
+      const held = gdbmEngine.holder(file);
+      return { ...held, message: `${file} is open for writing by ${held ? `PID ${held.pid}${held.exe ? ` (${held.exe})` : ''}` : 'another process'} (${c.failure.message})` };
+    }
     if (c.failure && c.failure.kind !== 'needs-recovery' && c.failure.kind !== 'corrupt' && c.failure.kind !== 'empty') throw failed(c.failure);
     return undefined;
   },

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { BusyError, InterruptedError, IntegrityError, storageErrorFrom } from '../../core/errors';
+import { programOf, writeLockHolder } from '../proc-locks';
 import { classifyGdbmError, type GdbmFailure } from './failure';
 import { gdbmtoolMissing, gdbmtoolPath, parseCount, toolErrors } from './tool';
 
@@ -14,7 +15,11 @@ export interface GdbmSnapshot {
 
 /** Thrown inside the lock session; mapped to the dbguard error of its kind. */
 function failureError(src: string, target: string, f: GdbmFailure): Error {
-  if (f.kind === 'busy') return new BusyError(`${src} is open for writing by another process (${f.message})`, 'run again when the writer has closed it, or pass --wait to wait for it');
+  if (f.kind === 'busy') {
+    const pid = writeLockHolder(src);
+    const who = pid === undefined ? 'another process' : `PID ${pid}${programOf(pid) ? ` (${programOf(pid)})` : ''}`;
+    return new BusyError(`${src} is open for writing by ${who} (${f.message})`, 'run again when the writer has closed it, or pass --wait to wait for it', pid);
+  }
   if (f.kind === 'needs-recovery') return new IntegrityError(`${src}: Database needs recovery; it is not backed up`, `dbguard repair ${target} (runs gdbmtool recover on a copy; the original is kept in quarantine)`, 'gdbm-needs-recovery');
   return new IntegrityError(`gdbm cannot open ${src} to back it up: ${f.message}`, `dbguard check ${target}, then dbguard repair ${target}`, 'gdbm-unreadable');
 }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Finding } from '../../core/types';
-import { anyLockHolder } from '../proc-locks';
+import { anyLockHolder, programOf, writeLockHolder } from '../proc-locks';
 import { EngineFailed, type Engine, type EngineFailure, type FullRead, type Inspection, type RunOptions, type SalvageReport } from '../engine';
 import { snapshotSqlite, validateSqlite } from './backup';
 import { copyPair } from './check';
@@ -29,6 +29,11 @@ async function onFileOrRolledBackCopy<T>(file: string, run: (f: string) => Promi
   try {
     return await run(file);
   } catch (err) {
+    // SQLite's SQLITE_BUSY does not say who: a rollback-journal writer's PENDING/EXCLUSIVE lock is a write lock /proc/locks lists
+    if (err instanceof EngineFailed && err.failure.kind === 'lock' && err.failure.pid === undefined) {
+      const pid = writeLockHolder(file);
+      if (pid !== undefined) Object.assign(err.failure, { pid, exe: programOf(pid) });
+    }
     if (!(err instanceof EngineFailed && err.failure.kind === 'wal' && journalState(file) === 'hot')) throw err;
     const pair = copyPair(file);
     try {
@@ -114,8 +119,7 @@ export const sqliteEngine: Engine = {
   async probeBusy(file) {
     const pid = anyLockHolder(`${file}-shm`) ?? anyLockHolder(file);
     if (pid === undefined) return undefined;
-    let exe: string | undefined;
-    try { exe = fs.readlinkSync(`/proc/${pid}/exe`); } catch { /* gone, or not ours to read */ }
+    const exe = programOf(pid);
     return { pid, exe, message: `${file} is open in PID ${pid}${exe ? ` (${exe})` : ''}` };
   },
 
