@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run demo`: the main job on sample databases, in ./demo (created on first run).
-// init --demo (when needed), check both, backup both, list both.
+// init --demo (when needed), then check, backup and list all three targets (two DuckDB, one SQLite).
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -25,7 +25,7 @@ function step(args, okCodes = [0]) {
 
 console.log(`demo folder: ${dir}`);
 if (!fs.existsSync(path.join(dir, 'data', 'production.duckdb'))) step(['init', '--demo']);
-step(['check', 'both']);
-step(['backup', 'both']);
-step(['list', 'both']);
+step(['check', 'all']);
+step(['backup', 'all']);
+step(['list', 'all']);
 console.log('\nThe demo keeps its files in ./demo; run `npm run demo` again to add backups, or delete ./demo to start over.');

@@ -76,6 +76,17 @@ describe('init', () => {
     expect(r.stdout).toContain('created production database data/production.duckdb');
     expect(r.stdout).toContain('created staging database data/staging.duckdb');
     expect(fs.existsSync(`${production}.wal`)).toBe(false);
+    // a SQLite target beside them: the music library's WAL-mode file
+    const musique = path.join(dir, 'data', 'musique.db');
+    expect(r.stdout).toContain('created music database data/musique.db');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'dbguard.config.json'), 'utf8')).targets.music).toEqual({ path: 'data/musique.db', engine: 'sqlite' });
+    expect(fs.readFileSync(musique).subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
+    // header bytes 18/19 are 2 in WAL mode
+    expect([...fs.readFileSync(musique).subarray(18, 20)]).toEqual([2, 2]);
+    const m = runCli(['check', 'music', '--json'], { cwd: dir });
+    expect(m.code).toBe(0);
+    expect(m.json.targets[0].engine).toBe('sqlite');
+    expect(Object.fromEntries(m.json.targets[0].tables.map((x: { name: string; rows: number }) => [x.name, x.rows]))).toEqual({ albums: 200, artists: 50, tracks: 2000 });
 
     const c = runCli(['check', 'both', '--json'], { cwd: dir });
     expect(c.code).toBe(0);

@@ -64,6 +64,21 @@ describe('SQLite targets through the CLI', () => {
     expect(runCli(['check', 'musique'], { cwd: t.dir }).code).toBe(0);
   });
 
+  test('check --quick runs PRAGMA quick_check: a damaged table (b-tree leaf) page exits 4, naming the file; a healthy file exits 0', () => {
+    createSqliteDb(db);
+    expect(runCli(['check', 'musique', '--quick'], { cwd: t.dir }).code).toBe(0);
+    const leaf = btreePages(db, 'tracks').filter((x) => x.pagetype === 'leaf')[10]!;
+    scribble(db, (leaf.pageno - 1) * 4096 + 8, 64);
+    const before = sha256(db);
+    const c = runCli(['check', 'musique', '--quick', '--json'], { cwd: t.dir });
+    expect(c.code).toBe(4);
+    const finding = json(c.stdout).targets[0].findings.find((f: { code: string }) => f.code === 'integrity-check');
+    expect(finding.message).toContain(db);
+    expect(finding.message).toContain('PRAGMA quick_check');
+    expect(finding.hint).toBe('dbguard repair musique');
+    expect(sha256(db)).toBe(before);
+  });
+
   test('restore moves the database and its stale -wal aside together: the -wal is not replayed into the restored file', () => {
     createSqliteDb(db);
     expect(runCli(['backup', 'musique'], { cwd: t.dir }).code).toBe(0);

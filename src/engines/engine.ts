@@ -284,6 +284,14 @@ export interface Engine {
    */
   scrub?(file: string, target: string, header: HeaderReport, opts?: RunOptions): Promise<Finding[]>;
 
+  /**
+   * Optional: the cheaper structural check `check --quick` (and guard without
+   * `--full-check`) runs instead of scrub(), as findings (SQLite: `PRAGMA
+   * quick_check` and `foreign_key_check`, without a full read). Engines
+   * without it do no scrub on the quick path. Read-only; throws on I/O errors.
+   */
+  quickScrub?(file: string, target: string, header: HeaderReport, opts?: RunOptions): Promise<Finding[]>;
+
   /** Optional: header and scrub of a file another process writes, without locking it. */
   scrubLive?(file: string, target: string, header: HeaderReport, opts?: RunOptions): Promise<LiveScrub>;
 

@@ -11,7 +11,7 @@ import { notRunError } from './worker-errors';
 
 /** Schema rules (`requiredTables`, `requiredSequences`, the backups' baseline): see ops/schema-findings.ts. */
 export interface CheckOptions extends SchemaRules {
-  /** Skip the full read and the block scrub. */
+  /** Skip the full read and the block scrub; run the engine's quickScrub instead, where it has one. */
   quick?: boolean;
   onProgress?: ProgressFn;
   /** Aborting kills the DuckDB worker; the result is then meaningless and the caller must discard it. */
@@ -132,9 +132,10 @@ export async function checkDatabase(target: string, file: string, opts: CheckOpt
     : engine.scan(file, { onProgress: progress, signal: opts.signal });
   // Settled at once, so a scrub that fails (EIO) while the scan is awaited is never an
   // unhandled rejection; both always run to completion and both are reported.
-  const scrubbing: Promise<Settled<Finding[]>> | undefined = opts.quick || !engine.scrub
+  const scrubber = opts.quick ? engine.quickScrub : engine.scrub;
+  const scrubbing: Promise<Settled<Finding[]>> | undefined = !scrubber
     ? undefined
-    : engine.scrub(file, target, header, { onProgress: progress, signal: opts.signal }).then((value) => ({ value }), (error: unknown) => ({ error }));
+    : scrubber.call(engine, file, target, header, { onProgress: progress, signal: opts.signal }).then((value) => ({ value }), (error: unknown) => ({ error }));
   const finish = async () => {
     const scrub = await scrubbing;
     if (scrub && 'value' in scrub) addScrubFindings(result, scrub.value);

@@ -25,3 +25,35 @@ INSERT INTO tracks (album_id, title, duration_ms, plays, added_at)
 CREATE VIEW album_lengths AS SELECT a.id, a.title, count(t.id) AS tracks, sum(t.duration_ms) AS duration_ms FROM albums a LEFT JOIN tracks t ON t.album_id = a.id GROUP BY a.id, a.title;
 `;
 }
+
+/**
+ * SQL (SQLite dialect) for the sample `music` target of `dbguard init --demo`:
+ * the music-library backend's `data/musique.db` in WAL mode, with artists,
+ * albums and tracks linked by foreign keys, and an index. Run by the SQLite
+ * engine's worker, never in the CLI process.
+ */
+export function demoSqliteSql(tracks = 2000): string {
+  return `
+PRAGMA journal_mode = WAL;
+PRAGMA foreign_keys = ON;
+BEGIN;
+CREATE TABLE artists (id INTEGER PRIMARY KEY, name TEXT NOT NULL, country TEXT);
+CREATE TABLE albums (id INTEGER PRIMARY KEY, artist_id INTEGER NOT NULL REFERENCES artists(id), title TEXT NOT NULL, released TEXT);
+CREATE TABLE tracks (id INTEGER PRIMARY KEY, album_id INTEGER NOT NULL REFERENCES albums(id), title TEXT NOT NULL, duration_ms INTEGER, plays INTEGER DEFAULT 0);
+CREATE INDEX tracks_title_idx ON tracks(title);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+  INSERT INTO artists SELECT i, 'Artist ' || i, substr('SEDEUSJPBR', 1 + 2 * (i % 5), 2) FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+  INSERT INTO albums SELECT i, 1 + i % 50, 'Album ' || i, date('1990-01-01', '+' || (i * 7) || ' days') FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${tracks})
+  INSERT INTO tracks SELECT i, 1 + i % 200, 'Track ' || i, 120000 + (i * 7919) % 240000, (i * 104729) % 100000 FROM n;
+COMMIT;
+`;
+}
+
+/** The demo SQL for a target of the engine named `engine`; undefined for engines without a demo (GDBM). Pure. */
+export function demoSqlFor(engine: string, target: string): string | undefined {
+  if (engine === 'sqlite') return demoSqliteSql();
+  if (engine === 'duckdb') return demoSql(target, target === 'production' ? 2 : 1);
+  return undefined;
+}

@@ -52,6 +52,15 @@ async function scanFile(file: string, opts: RunOptions): Promise<Inspection & Fu
   return { ...toInspection(r), nullPrimaryKeys: inspected?.nullPrimaryKeys ?? [], tables: r.tables, durationMs: r.durationMs, check: r };
 }
 
+/** `PRAGMA integrity_check` (or `quick_check`) and `foreign_key_check` as findings, read-only in a worker; no full read. */
+async function pragmaFindings(file: string, target: string, quick: boolean, opts: RunOptions): Promise<Finding[]> {
+  const r = await onFileOrRolledBackCopy(file, (f) => runSqliteWorker<SqliteCheckResult>({ action: 'check', file: f, quick, waitMs: 0, read: false }, opts));
+  const out: Finding[] = [];
+  if (r.integrity.join() !== 'ok') out.push(integrityFinding(file, target, r.integrity, quick));
+  if (r.foreignKeys.length) out.push(foreignKeyFinding(file, target, r.foreignKeys));
+  return out;
+}
+
 export const sqliteEngine: Engine = {
   name: 'sqlite',
   label: 'SQLite',
@@ -98,14 +107,12 @@ export const sqliteEngine: Engine = {
   },
 
   // SQLite pages have no checksums; PRAGMA integrity_check (b-trees, indexes against tables) and
-  // foreign_key_check are its structural equivalent
-  async scrub(file, target, _header, opts = {}) {
-    const r = await onFileOrRolledBackCopy(file, (f) => runSqliteWorker<SqliteCheckResult>({ action: 'check', file: f, quick: false, waitMs: 0 }, opts));
-    const out: Finding[] = [];
-    if (r.integrity.join() !== 'ok') out.push(integrityFinding(file, target, r.integrity, false));
-    if (r.foreignKeys.length) out.push(foreignKeyFinding(file, target, r.foreignKeys));
-    return out;
-  },
+  // foreign_key_check are its structural equivalent. The scan reads every row beside it.
+  scrub: (file, target, _header, opts = {}) => pragmaFindings(file, target, false, opts),
+
+  // check --quick and guard: quick_check skips only the index-against-table comparison, so a
+  // damaged b-tree page is still found without a full read
+  quickScrub: (file, target, _header, opts = {}) => pragmaFindings(file, target, true, opts),
 
   // SQLite readers share the file with its writer (WAL mode) or wait for its lock: a file held by an
   // application never needs dbguard's fenced live check, so no holder is reported to ops

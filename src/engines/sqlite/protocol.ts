@@ -5,7 +5,7 @@ export type { WorkerFailure };
 
 /** Requests the SQLite worker process understands. `waitMs` is how long a writer's lock is waited for. */
 export type SqliteRequest =
-  | { action: 'check'; file: string; quick: boolean; waitMs: number; readWrite?: boolean; /** false: the full read only (the engine's scrub runs the pragmas) */ pragmas?: boolean }
+  | { action: 'check'; file: string; quick: boolean; waitMs: number; readWrite?: boolean; /** false: the full read only (the engine's scrub runs the pragmas) */ pragmas?: boolean; /** false: the pragmas only, no full read (the scrubs: the scan reads) */ read?: boolean }
   | { action: 'snapshot'; file: string; dest: string; waitMs: number }
   | { action: 'validate'; file: string }
   | { action: 'salvage'; file: string; dest: string }

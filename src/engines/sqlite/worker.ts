@@ -50,7 +50,7 @@ function attempt<T>(fn: () => T): T | { error: Error } {
 }
 
 /** integrity_check (or quick_check), foreign_key_check and a full read, all in one read transaction. */
-function check(file: string, quick: boolean, waitMs: number, readWrite = false, pragmas = true): SqliteCheckResult {
+function check(file: string, quick: boolean, waitMs: number, readWrite = false, pragmas = true, read = true): SqliteCheckResult {
   const started = Date.now();
   const db = readWrite ? new Database(file, { fileMustExist: true, timeout: waitMs }) : openReadOnly(file, waitMs);
   try {
@@ -67,8 +67,8 @@ function check(file: string, quick: boolean, waitMs: number, readWrite = false, 
       g.count++;
       grouped.set(key, g);
     }
-    const tables = readAll(db, catalog.tables.map((t) => t.name), (d, t) => progress('scan', d, t));
-    for (const t of catalog.tables) t.rows = tables.find((x) => x.name === t.name)?.rows ?? 0;
+    const tables = read ? readAll(db, catalog.tables.map((t) => t.name), (d, t) => progress('scan', d, t)) : [];
+    if (read) for (const t of catalog.tables) t.rows = tables.find((x) => x.name === t.name)?.rows ?? 0;
     // no COMMIT: after a corrupt-page error SQLite answers every statement with it; close() ends the read
     const verdict = Array.isArray(integrity) ? integrity : [`failed: ${integrity.error.message}`];
     if (!Array.isArray(fk)) verdict.push(`foreign_key_check failed: ${fk.error.message}`);
@@ -145,7 +145,7 @@ function inspect(file: string): SqliteInspectResult {
 
 async function handle(req: SqliteRequest): Promise<unknown> {
   switch (req.action) {
-    case 'check': return check(req.file, req.quick, req.waitMs, req.readWrite, req.pragmas ?? true);
+    case 'check': return check(req.file, req.quick, req.waitMs, req.readWrite, req.pragmas ?? true, req.read ?? true);
     case 'validate': return check(req.file, false, 0);
     case 'snapshot': return snapshot(req.file, req.dest, req.waitMs);
     case 'salvage': return salvageSqlite(req.file, req.dest, (d, t) => progress('salvage', d, t));
