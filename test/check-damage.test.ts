@@ -10,7 +10,7 @@ import { hasStackTrace, runCli, type CliResult } from './helpers/cli';
 import { blockStart, crashWriter, flipByte, layoutOf, makeSqliteDb, overwrite, putForeignWal, type Layout } from './helpers/damage';
 import { execSql, sha256, tempDir, writeConfig } from './helpers/db';
 import { holdDatabase, release } from './helpers/hold';
-import { demoSql } from '../src/ops/demo-data';
+import { demoSql } from '../src/engines/duckdb/demo-data';
 
 interface JsonFinding { severity: string; code: string; message: string; hint: string }
 interface JsonTable { schema: string; name: string; rows: number; status: string }

@@ -91,7 +91,7 @@ async function idleMemory({ node, cli, dir, dist, idleSeconds, log }) {
   const data = path.join(dir, 'idle-data');
   fs.mkdirSync(data, { recursive: true });
   const { runWorker } = require(path.join(dist, 'engines', 'duckdb', 'client.js'));
-  const { demoSql } = require(path.join(dist, 'ops', 'demo-data.js'));
+  const { demoSql } = require(path.join(dist, 'engines', 'duckdb', 'demo-data.js'));
   const first = path.join(data, 't01.duckdb');
   await runWorker({ action: 'execute', file: first, sql: demoSql('bench', 1) });
   const targets = {};

@@ -350,6 +350,9 @@ export interface Engine {
   /** Whether this engine's library/tools work on this machine, with install hints. Never throws. */
   doctor(): Promise<DoctorCheck[]>;
 
+  /** Optional: SQL for the sample database `init --demo` creates for `target` (run through `recreate`). Pure. */
+  demoSql?(target: string): string;
+
   /** Optional: chunk boundaries for the dedup store (issue 11). Reads the header; never throws (falls back to 256 KiB). */
   chunking?(file: string): ChunkPlan;
 

@@ -4,7 +4,6 @@ import { CONFIG_FILE_NAME, DEFAULT_CONFIG } from '../config/defaults';
 import { loadConfig } from '../config/load';
 import { ConfigError, storageErrorFrom } from '../core/errors';
 import { engineOf } from './engine-of';
-import { demoSqlFor } from './demo-data';
 import { writeFileAtomic } from '../storage/atomic';
 
 export interface InitResult {
@@ -48,7 +47,7 @@ export async function init(opts: { file?: string; cwd: string; force?: boolean; 
       const db = t.path;
       if (fs.existsSync(db)) { result.databases.push({ target, path: db, created: false }); continue; }
       const engine = engineOf(config, target).engine;
-      const sql = demoSqlFor(engine.name, target);
+      const sql = engine.demoSql?.(target);
       if (sql === undefined) continue; // an engine without sample data: the user brings the file
       fs.mkdirSync(path.dirname(db), { recursive: true });
       await engine.recreate(db, sql);

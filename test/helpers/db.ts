@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runWorker } from '../../src/engines/duckdb/client';
-import { demoSql } from '../../src/ops/demo-data';
+import { demoSql } from '../../src/engines/duckdb/demo-data';
 
 /** A fresh temporary folder, removed by `cleanup()`. */
 export function tempDir(prefix = 'dbguard-test-'): { dir: string; cleanup(): void } {

@@ -17,6 +17,7 @@ import { scrubLive } from './live-scrub';
 import type { InspectResult, ScanResult, SnapshotResult, WorkerRequest } from './protocol';
 import type { SalvageReport } from './salvage';
 import { scrubBlocks } from './scrub';
+import { demoSql } from './demo-data';
 
 const MAGIC = 'DUCK';
 
@@ -68,6 +69,8 @@ export const duckdbEngine: Engine = {
   detect: (head) => head.length >= 12 && head.subarray(8, 12).toString('latin1') === MAGIC,
 
   backupExtension: () => '.duckdb',
+
+  demoSql: (target) => demoSql(target, target === 'production' ? 2 : 1),
 
   isSideFile: (base, name) => name.startsWith(`${base}.wal`),
 

@@ -14,6 +14,7 @@ import { runSqliteWorker } from './client';
 import { backupExtension, isSqliteHeader, journalState, readSqliteHeader, readWalHeader, type SqliteHeader } from './format';
 import { foreignKeyFinding, hotJournalFinding, integrityFinding, sqliteHeaderFindings, unopenableFinding, walMismatchFinding } from './findings';
 import type { SqliteCheckResult, SqliteInspectResult, SqliteSalvageResult } from './protocol';
+import { demoSqliteSql } from './demo-data';
 
 const SIDE = ['-wal', '-shm', '-journal'];
 
@@ -67,6 +68,8 @@ export const sqliteEngine: Engine = {
   extensions: ['.db', '.sqlite', '.sqlite3'],
 
   detect: (head) => isSqliteHeader(head),
+
+  demoSql: () => demoSqliteSql(),
 
   backupExtension,
 
