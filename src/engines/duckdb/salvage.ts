@@ -2,33 +2,8 @@ import { classifyDuckdbError } from './classify';
 import { readDdl, type Ddl } from './ddl';
 import { ident, openDuckdb, type OpenDb, queryRows } from './open';
 
-/** Rows of one table that could not be brought back whole. */
-export interface LostRange {
-  fromRowid: number;
-  toRowid: number;
-  rows: number;
-  /** Columns whose values in this range were unreadable (set to NULL/default); empty when whole rows were lost. */
-  columns: string[];
-  /** True when the rows themselves are gone (not just some of their values). */
-  rowsLost: boolean;
-  reason: string;
-}
-
-export interface SalvagedTable {
-  schema: string;
-  name: string;
-  /** Rows the damaged file claims (row-group metadata), or null when even that is unreadable. */
-  sourceRows: number | null;
-  copiedRows: number;
-  lost: LostRange[];
-}
-
-export interface SalvageReport {
-  tables: SalvagedTable[];
-  /** Schema objects (sequences, views, indexes) that could not be recreated, with the reason. */
-  failedObjects: string[];
-  lossless: boolean;
-}
+export type { LostRange, SalvagedTable, SalvageReport } from '../engine';
+import type { LostRange, SalvagedTable, SalvageReport } from '../engine';
 
 const RANGE = 2048;
 const SRC = 'damaged';
