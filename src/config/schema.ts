@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validateCron } from '../core/schedule';
+import { parseDuration } from '../core/retry';
 import { allExtensions, engineChoices, engineNames } from '../engines/registry';
 
 /** A whole number ≥ min with an operator-readable message. */
@@ -117,6 +118,34 @@ export const configSchema = z.strictObject({
   }, { error: 'must be an object' }),
   /** Daemon: repair a target (strategy auto) when a scheduled check finds damage. */
   autoRepair: z.boolean({ error: 'must be true or false' }).default(false),
+  /**
+   * How backups are kept (issue 11). "files" (the default): every backup a
+   * plain file. "blocks": history in the deduplicated store under
+   * `<backupDir>/store/`, and the newest `plain` backups per target also as
+   * plain files.
+   */
+  storage: z.strictObject({
+    format: z.enum(['files', 'blocks'], { error: 'must be "files" (every backup a plain file) or "blocks" (a deduplicated store)' }).default('files'),
+    plain: whole(0).default(1),
+  }, { error: 'must be an object with "format" ("files" or "blocks") and optionally "plain"' }).default({ format: 'files', plain: 1 }),
+  /**
+   * Off-site copies on S3-compatible object storage (issue 12). Credentials
+   * come only from the standard AWS environment variables or credential files.
+   */
+  remote: z.strictObject({
+    url: z.string({ error: 'must be an s3://bucket/prefix URL' }).regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, { error: 'must be an s3://bucket/prefix URL (a bucket name of 3–63 lower-case letters, digits, "." and "-")' }),
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of the S3-compatible service, e.g. "https://s3.eu-central-003.backblazeb2.com"' }).optional(),
+    region: nonEmpty('a region name such as "us-east-1"').default('us-east-1'),
+    forcePathStyle: z.boolean({ error: 'must be true or false' }).default(false),
+    /** AES-256-GCM per object, key from DBGUARD_REMOTE_KEY. */
+    encryption: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Push after every successful backup (CLI and daemon). */
+    auto: z.boolean({ error: 'must be true or false' }).default(false),
+    keep: whole(1).optional(),
+    retention: retentionSchema.optional(),
+    /** An alert fires when the newest off-site backup of a target is older than this ("36h", "2d"). */
+    maxAge: nonEmpty('a duration such as "36h" or "2d"').refine((t) => parseDuration(t) !== undefined, { error: 'must be a duration such as "36h" or "2d"' }).optional(),
+  }, { error: 'must be null or an object with "url" (s3://bucket/prefix)' }).nullable().default(null),
   concurrency: whole(1).default(1),
   shutdownTimeoutMs: whole(0).default(60000),
 });

@@ -1,12 +1,12 @@
 import { BusyError, InterruptedError } from './errors';
 
-/** Parses "30s", "5m", "1h", "500ms" or a bare number of seconds into milliseconds; undefined when invalid. */
+/** Parses "30s", "5m", "1h", "2d", "500ms" or a bare number of seconds into milliseconds; undefined when invalid. */
 export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
   if (!m) return undefined;
   const n = Number(m[1]);
   const unit = (m[2] ?? 's').toLowerCase();
-  return Math.round(n * ({ ms: 1, s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[unit]!);
+  return Math.round(n * ({ ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000 } as Record<string, number>)[unit]!);
 }
 
 /** Delay before retry `attempt` (1-based): base × factor^(attempt-1), capped. */
