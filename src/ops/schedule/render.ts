@@ -64,7 +64,7 @@ export function systemdUnits(config: Config, daemonUnit = false): Record<string,
     return {
       'dbguard.service': [
         '[Unit]',
-        'Description=dbguard daemon: scheduled DuckDB backups, checks and health endpoints',
+        'Description=dbguard daemon: scheduled database backups, checks and health endpoints',
         'After=network-online.target',
         'Wants=network-online.target',
         '',
@@ -76,7 +76,7 @@ export function systemdUnits(config: Config, daemonUnit = false): Record<string,
         'RestartSec=5s',
         `TimeoutStopSec=${Math.ceil(config.shutdownTimeoutMs / 1000) + 15}`,
         'KillSignal=SIGTERM',
-        // SIGTERM to the daemon only: it finishes or cancels its DuckDB worker processes itself
+        // SIGTERM to the daemon only: it finishes or cancels its engine worker processes itself
         'KillMode=mixed',
         ...HARDENING(config),
         '',
@@ -89,7 +89,7 @@ export function systemdUnits(config: Config, daemonUnit = false): Record<string,
   return {
     'dbguard-backup.service': [
       '[Unit]',
-      'Description=dbguard: back up all DuckDB databases',
+      'Description=dbguard: back up all configured databases',
       '',
       '[Service]',
       'Type=oneshot',
@@ -161,7 +161,7 @@ export function windowsTask(config: Config, xmlFile = 'dbguard-backup.xml', enco
   const body = `<?xml version="1.0" encoding="${encoding}"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <RegistrationInfo>
-    <Description>dbguard: back up all DuckDB databases (${xml(config.schedule.backup)})</Description>
+    <Description>dbguard: back up all configured databases (${xml(config.schedule.backup)})</Description>
     <URI>\\dbguard backup</URI>
   </RegistrationInfo>
   <Triggers>
