@@ -181,12 +181,12 @@ describe('retryWhileBusy (--wait)', () => {
   });
 
   test.each([
-    ['30s', 30000], ['5m', 300000], ['1h', 3600000], ['500ms', 500], ['10', 10000], ['1.5s', 1500], [' 2M ', 120000],
+    ['30s', 30000], ['5m', 300000], ['1h', 3600000], ['500ms', 500], ['10', 10000], ['1.5s', 1500], [' 2M ', 120000], ['2d', 172800000],
   ])('parseDuration(%j) = %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  test.each(['', 'soon', '5 minutes', '-1s', '1d', 's'])('parseDuration(%j) is invalid', (text) => {
+  test.each(['', 'soon', '5 minutes', '-1s', '1w', 's'])('parseDuration(%j) is invalid', (text) => {
     expect(parseDuration(text)).toBeUndefined();
   });
 });
