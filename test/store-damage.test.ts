@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IntegrityError } from '../src/core/errors';
 import { packKey } from '../src/storage/store/format';
-import type { Store, StoreSnapshot } from '../src/storage/store';
+import { LocalBackend, Store, type StoreSnapshot } from '../src/storage/store';
 import { tempDir } from './helpers/db';
-import { backupInto, openStore } from './helpers/store';
+import { backupInto, objectsOnly, openStore } from './helpers/store';
 
 const PLAN = { headerBytes: 0, chunkBytes: 64 * 1024 };
 const t = tempDir('dbguard-store-damage-');
@@ -109,4 +109,15 @@ test('a truncated pack is found by size without reading data; a damaged block li
   const c = r.snapshots.find((s) => s.id === 'c_1')!;
   expect(c.findings.map((f) => f.code)).toEqual(['store-blocks-damaged']);
   expect(c.findings[0]!.message).toContain('c_1.bin.blocks');
+});
+
+test('through a backend without ranged reads: a damaged pack is IntegrityError naming it, and no file is left', async () => {
+  const { dir, snaps, sharedPack, packFile } = await threeBackups();
+  const buf = fs.readFileSync(packFile(sharedPack));
+  buf[10] ^= 0x01;
+  fs.writeFileSync(packFile(sharedPack), buf);
+  const remote = await Store.open(objectsOnly(new LocalBackend(path.join(dir, 'store'))));
+  const err = await materialiseError(remote, snaps.a!, path.join(dir, 'out-remote.bin'));
+  expect(err.message).toContain(`pack ${packKey(sharedPack)} is damaged`);
+  expect(err.message).toContain('at offset 0');
 });

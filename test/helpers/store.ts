@@ -68,3 +68,21 @@ export function treeOf(dir: string): string[] {
   walk('');
   return out.sort();
 }
+
+/**
+ * The object-store view of a local folder: only the ObjectBackend methods
+ * (no ranged reads), counting `get`s per key — what the store sees of an S3
+ * or encrypted backend.
+ */
+export function objectsOnly(inner: import('../../src/storage/store').LocalBackend): import('../../src/storage/store').ObjectBackend & { gets: Map<string, number> } {
+  const gets = new Map<string, number>();
+  return {
+    where: `objects:${inner.where}`,
+    gets,
+    put: (k, d, s) => inner.put(k, d, s),
+    get: (k, s) => { gets.set(k, (gets.get(k) ?? 0) + 1); return inner.get(k, s); },
+    head: (k) => inner.head(k),
+    list: (p) => inner.list(p),
+    delete: (k) => inner.delete(k),
+  };
+}

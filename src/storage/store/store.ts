@@ -19,7 +19,8 @@ import {
 import { fileChunks, ingest, type IngestOptions, type IngestResult } from './ingest';
 import { LocalBackend } from './local-backend';
 import { PackIndex } from './pack-index';
-import { materialiseSnapshot, readSnapshotBlocks, type StoreSnapshot } from './read';
+import { materialiseSnapshot } from './materialise';
+import { readSnapshotBlocks, type StoreSnapshot } from './read';
 import { LocalStoreLocker, ObjectStoreLocker, type StoreLock, type StoreLocker } from './store-lock';
 
 export interface StoreOpenOptions {
