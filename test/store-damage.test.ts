@@ -121,3 +121,15 @@ test('through a backend without ranged reads: a damaged pack is IntegrityError n
   expect(err.message).toContain(`pack ${packKey(sharedPack)} is damaged`);
   expect(err.message).toContain('at offset 0');
 });
+
+test('an unreadable manifest is a store finding of check (the backup is not listed, its blocks are kept by collect)', async () => {
+  const { dir, store } = await threeBackups();
+  fs.writeFileSync(path.join(dir, 'store', 'snapshots', 'staging', 'c_1.bin.json'), '{"format":"dbguard-backup/1", trunc');
+  expect((await store.snapshots()).map((s) => s.id).sort()).toEqual(['a_1', 'b_1']);
+  const r = await store.check();
+  expect(r.ok).toBe(false);
+  expect(r.findings.map((f) => [f.code, f.message.includes('snapshots/staging/c_1.bin.json')])).toEqual([['store-manifest-unreadable', true]]);
+  const c = await store.collect();
+  expect(c.deletedPacks).toEqual([]);
+  expect(c.deletedBlockLists).toEqual([]);
+});

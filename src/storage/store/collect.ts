@@ -86,7 +86,8 @@ export async function collectStore(backend: ObjectBackend, index: PackIndex, pac
       if (isMissing(err)) { result.problems.push(`backup ${name} has no block list ${blocksKey(target, fileName)}: it cannot be restored`); continue; }
       throw storeIoError(err, backend.where, blocksKey(target, fileName), 'reading');
     }
-    const manifest = await backend.get(manifestKey(target, fileName), signal).then((b) => JSON.parse(b.toString('utf8')) as unknown, () => undefined);
+    // the manifest only serves to check the list; unreadable, it protects the list's blocks all the same
+    const manifest = await backend.get(manifestKey(target, fileName), signal).then((b) => { try { return JSON.parse(b.toString('utf8')) as unknown; } catch { return undefined; } }, () => undefined);
     const part = storePartOf(manifest);
     if (part && crypto.createHash('sha256').update(data).digest('hex') !== part.blocksSha256) result.problems.push(`the block list ${blocksKey(target, fileName)} is damaged; every block it still names was kept`);
     for (const m of data.toString('latin1').matchAll(HEX64)) live.add(m[0]);

@@ -152,8 +152,12 @@ export class Store {
     return { target, id: manifest.id, fileName, manifest: full };
   }
 
-  /** Published snapshots (of `target`, or all), manifests read and checked; unreadable manifests are skipped. Throws StorageError when the store cannot be listed or read. */
+  /** Published snapshots (of `target`, or all), newest first per target; manifests read and checked, unreadable ones skipped (check reports them). Throws StorageError when the store cannot be listed or read. */
   async snapshots(target?: string): Promise<StoreSnapshot[]> {
+    return (await this.scan(target)).snaps;
+  }
+
+  private async scan(target?: string): Promise<{ snaps: StoreSnapshot[]; unreadable: string[] }> {
     if (target !== undefined) assertSafeName('target', target);
     const prefix = target === undefined ? 'snapshots/' : `snapshots/${target}/`;
     let listed;
@@ -162,14 +166,17 @@ export class Store {
     } catch (err) {
       throw storeIoError(err, this.backend.where, prefix, 'listing');
     }
-    const out: StoreSnapshot[] = [];
+    const snaps: StoreSnapshot[] = [];
+    const unreadable: string[] = [];
     for (const o of listed) {
       const parts = snapshotKeyParts(o.key);
       if (parts?.kind !== 'manifest') continue;
       const snap = await this.readSnapshot(parts.target, parts.fileName);
-      if (snap) out.push(snap);
+      if (snap) snaps.push(snap);
+      else unreadable.push(o.key);
     }
-    return out.sort((a, b) => (a.target === b.target ? b.manifest.createdAt.localeCompare(a.manifest.createdAt) : a.target.localeCompare(b.target)));
+    snaps.sort((a, b) => (a.target === b.target ? b.manifest.createdAt.localeCompare(a.manifest.createdAt) : a.target.localeCompare(b.target)));
+    return { snaps, unreadable };
   }
 
   /** One snapshot by target and file name; undefined when absent or its manifest is not a store manifest. */
@@ -204,7 +211,13 @@ export class Store {
 
   /** verify: see StoreCheckResult. Never modifies the store. */
   async check(opts: StoreCheckOptions = {}): Promise<StoreCheckResult> {
-    return checkStore(this.backend, this.index, opts.snapshots ?? (await this.snapshots()), opts);
+    const scanned = opts.snapshots ? { snaps: opts.snapshots, unreadable: [] } : await this.scan();
+    const result = await checkStore(this.backend, this.index, scanned.snaps, opts);
+    for (const key of scanned.unreadable) {
+      result.findings.push({ severity: 'error', code: 'store-manifest-unreadable', message: `the manifest ${key} in ${this.backend.where} is unreadable or not a store manifest: that backup cannot be listed or restored`, hint: 'restore from another backup; the next prune keeps its blocks until the manifest is removed' });
+      result.ok = false;
+    }
+    return result;
   }
 
   /** Removes a snapshot: manifest first (unpublishes), then `.blocks`. Idempotent. Caller holds a shared lock. */
