@@ -158,6 +158,32 @@ describe('kill -9 during collect', () => {
     expect(again).toMatchObject({ deletedPacks: [], repackedPacks: [], writtenPacks: [], deletedIndexes: 0 });
   });
 
+  test('an I/O error at a delete: StorageError (exit 6) naming the object; nothing lost; the next collect finishes', async () => {
+    const c = await repackCase();
+    process.env.DBGUARD_TEST_FAIL_AT = `store-delete:${c.repacked}.json=EIO`;
+    let err: unknown;
+    try { await c.store.collect(); } catch (e) { err = e; } finally { delete process.env.DBGUARD_TEST_FAIL_AT; }
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ exitCode: 6, code: 'io-error' });
+    expect((err as Error).message).toContain(`index/${c.repacked}.json in the store ${c.root}`);
+    await allRestore(c.store, c.dir, c.expected);
+    await c.store.collect();
+    await allRestore(c.store, c.dir, c.expected);
+    expect(objects(c.root).some((f) => f.includes(c.repacked))).toBe(false);
+  });
+
+  test('a full disk writing the repacked pack: StorageError (exit 6), the old pack stays, every snapshot rebuilds', async () => {
+    const c = await repackCase();
+    process.env.DBGUARD_TEST_FAIL_AT = 'store-put=ENOSPC';
+    let err: unknown;
+    try { await c.store.collect(); } catch (e) { err = e; } finally { delete process.env.DBGUARD_TEST_FAIL_AT; }
+    expect(err).toMatchObject({ exitCode: 6, code: 'disk-full' });
+    expect(objects(c.root)).toContain(`index/${c.repacked}.json`);
+    expect(objects(c.root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await allRestore(c.store, c.dir, c.expected);
+    expect(fs.readdirSync(path.join(c.root, 'locks'))).toEqual([]);
+  });
+
   test.each([
     ['at the first delete (an unreferenced index)', () => 'store-delete'],
     ['after the new pack is written, before any old one is deleted', () => 'store-collect-repacked'],
