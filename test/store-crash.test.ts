@@ -139,7 +139,9 @@ describe('kill -9 during collect', () => {
     await backupInto(store, write(dir, 'b.bin', b), 'p', 'b.bin', PLAN);
     await backupInto(store, write(dir, 'c.bin', c), 'q', 'c.bin', PLAN);
     await store.removeSnapshot(sa.snap);
+    const was = objects(root);
     const plan = await store.collect({ dryRun: true });
+    expect(objects(root)).toEqual(was); // a dry run changes nothing
     expect(plan.repackedPacks).toEqual([sa.ingest.packs[0]]);
     expect(plan.deletedPacks.sort()).toEqual(sa.ingest.packs.slice(1).sort());
     return { dir, root, store, expected: { 'b.bin': b, 'c.bin': c }, repacked: sa.ingest.packs[0]!, deleted: sa.ingest.packs.slice(1) };
@@ -202,3 +204,28 @@ describe('kill -9 during collect', () => {
   });
 });
 
+
+test('duplicates left by a killed repack: a damaged old copy is skipped, readers take the intact one', async () => {
+  const dir = fresh();
+  const root = path.join(dir, 'store');
+  const store = await openStore(root, PACK);
+  const a = crypto.randomBytes(4 * 65536);
+  const b = Buffer.concat([a.subarray(0, 65536), crypto.randomBytes(65536)]);
+  const sa = await backupInto(store, write(dir, 'a.bin', a), 'p', 'a.bin', PLAN);
+  await backupInto(store, write(dir, 'b.bin', b), 'p', 'b.bin', PLAN);
+  await store.removeSnapshot(sa.snap);
+  const child = runStoreChild(['collect', root, String(PACK)], { DBGUARD_TEST_FAIL_AT: 'store-collect-repacked=KILL' });
+  expect((await child.exit).signal).toBe('SIGKILL');
+  const old = path.join(root, 'packs', sa.ingest.packs[0]!.slice(0, 2), `${sa.ingest.packs[0]}.pack`);
+  expect(fs.existsSync(old)).toBe(true); // the old copy is still there, beside the new one
+  const buf = fs.readFileSync(old);
+  buf[5] ^= 0xff; // inside the block b shares
+  fs.writeFileSync(old, buf);
+  const out = path.join(dir, 'b-out.bin');
+  await store.materialise((await store.snapshots())[0]!, out);
+  expect(fs.readFileSync(out).equals(b)).toBe(true);
+  const check = await store.check({ readData: true });
+  expect(check.ok).toBe(true);
+  expect(check.packs).toEqual([expect.objectContaining({ pack: sa.ingest.packs[0], problem: 'damaged', snapshots: [] })]);
+  expect(check.findings.map((f) => f.code)).toEqual(['store-pack-damaged']);
+});
