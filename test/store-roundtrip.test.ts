@@ -153,7 +153,7 @@ describe('round trip', () => {
     expect(packGets.every(([, n]) => n === 1)).toBe(true);
   });
 
-  test('publish refuses a manifest of other bytes; removeSnapshot unpublishes (manifest, then block list) and is idempotent', async () => {
+  test('publish refuses a manifest of other bytes and never rewrites a published snapshot; removeSnapshot unpublishes (manifest, then block list) and is idempotent', async () => {
     const dir = fresh();
     const store = await openStore(path.join(dir, 'store'));
     const file = path.join(dir, 'f.bin');
@@ -164,6 +164,11 @@ describe('round trip', () => {
     const snap = await store.publish('t', 'x.bin', manifestFor('t', 'x'), r);
     expect(snap.manifest).toMatchObject({ bytes: 50_000, sha256: sha256(file) });
     expect((await store.snapshots('t')).map((s) => s.fileName)).toEqual(['x.bin']);
+    expect(await store.publish('t', 'x.bin', manifestFor('t', 'x'), r)).toEqual(snap); // the same bytes again: idempotent
+    fs.writeFileSync(file, crypto.randomBytes(50_000));
+    const other = await store.ingestFile(file, DEFAULT_CHUNK_PLAN);
+    await expect(store.publish('t', 'x.bin', manifestFor('t', 'x'), other)).rejects.toMatchObject({ exitCode: 6, code: 'store-snapshot-exists' });
+    expect((await store.readSnapshot('t', 'x.bin'))!.manifest.sha256).toBe(snap.manifest.sha256);
     await store.removeSnapshot(snap);
     await store.removeSnapshot(snap);
     expect(await store.snapshots()).toEqual([]);

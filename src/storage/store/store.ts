@@ -129,7 +129,9 @@ export class Store {
    * `store` part and the ingest's bytes/sha256): writing the manifest is the
    * publication. Throws IntegrityError when `manifest` names other bytes
    * than the ingest read or a block is no longer in the store, StorageError
-   * when a put fails (then nothing is published). Caller holds a shared lock.
+   * when a put fails (then nothing is published) or a different snapshot of
+   * that name is published already. Idempotent for the same bytes (returns
+   * the published snapshot). Caller holds a shared lock.
    */
   async publish(target: string, fileName: string, manifest: Manifest, result: IngestResult): Promise<StoreSnapshot> {
     assertSafeName('target', target);
@@ -141,11 +143,18 @@ export class Store {
     const lost = result.blocks.find((b) => !this.index.has(b.hash));
     if (lost) throw new IntegrityError(`block ${lost.hash} of ${target}/${manifest.id} is no longer in the store ${this.backend.where}: it was removed while the backup was stored`, 'make the backup again (hold the shared store lock from ingest to publish)', 'store-publish-lost');
     const list = encodeBlockList(result.blocks);
+    const listSha = crypto.createHash('sha256').update(list).digest('hex');
+    // Never rewrite a published snapshot: a kill between its two puts would pair the old manifest with a new block list.
+    const existing = await this.readSnapshot(target, fileName);
+    if (existing) {
+      if (existing.manifest.sha256 === result.sha256 && existing.manifest.store.blocksSha256 === listSha) return existing;
+      throw new StorageError(`the store ${this.backend.where} already holds a different backup ${target}/${fileName}`, `remove that backup first (dbguard prune), or publish under another name; nothing was changed`, 'store-snapshot-exists');
+    }
     const full: StoreManifest = {
       ...manifest,
       bytes: result.bytes,
       sha256: result.sha256,
-      store: { blocks: `${fileName}.blocks`, blocksSha256: crypto.createHash('sha256').update(list).digest('hex'), blockCount: result.blocks.length, chunking: result.chunking },
+      store: { blocks: `${fileName}.blocks`, blocksSha256: listSha, blockCount: result.blocks.length, chunking: result.chunking },
     };
     await this.putOrThrow(blocksKey(target, fileName), list);
     await this.putOrThrow(manifestKey(target, fileName), Buffer.from(`${JSON.stringify(full, null, 2)}\n`));
