@@ -12,7 +12,7 @@ import { IntegrityError } from '../src/core/errors';
 import { packKey } from '../src/storage/store/format';
 import { LocalBackend, Store, type StoreSnapshot } from '../src/storage/store';
 import { tempDir } from './helpers/db';
-import { backupInto, objectsOnly, openStore } from './helpers/store';
+import { backupInto, objectsOnly, openStore, sealed } from './helpers/store';
 
 const PLAN = { headerBytes: 0, chunkBytes: 64 * 1024 };
 const t = tempDir('dbguard-store-damage-');
@@ -132,4 +132,36 @@ test('an unreadable manifest is a store finding of check (the backup is not list
   const c = await store.collect();
   expect(c.deletedPacks).toEqual([]);
   expect(c.deletedBlockLists).toEqual([]);
+});
+
+test('on an encrypting backend (sealed objects, other stored sizes): check is ok when intact; a damaged pack is named with its backups, collect keeps it', async () => {
+  const dir = path.join(t.dir, `case${++n}`);
+  const root = path.join(dir, 'store');
+  const backend = sealed(new LocalBackend(root));
+  const store = await Store.open(backend, { create: true, encrypted: true, encryption: { algorithm: 'AES-256-GCM', kdf: {}, check: 'x' }, packBytes: 4 * 65536 });
+  const a = crypto.randomBytes(10 * 65536);
+  const b = Buffer.concat([a.subarray(0, 9 * 65536), crypto.randomBytes(65536)]);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'a.bin'), a);
+  fs.writeFileSync(path.join(dir, 'b.bin'), b);
+  const ra = await backupInto(store, path.join(dir, 'a.bin'), 'p', 'a.bin', PLAN);
+  await backupInto(store, path.join(dir, 'b.bin'), 'p', 'b.bin', PLAN);
+  expect(await store.check()).toMatchObject({ ok: true, packs: [] });
+  expect(await store.check({ readData: true })).toMatchObject({ ok: true, packs: [] });
+
+  const pack = ra.ingest.packs[2]!; // a8 (b needs it too) and a9: half live once a is removed
+  const file = path.join(root, ...packKey(pack).split('/'));
+  const buf = fs.readFileSync(file);
+  buf[100] ^= 0xff;
+  fs.writeFileSync(file, buf);
+  const r = await store.check({ readData: true });
+  expect(r.ok).toBe(false);
+  expect(r.packs.map((p) => [p.pack, p.problem, names(p.snapshots)])).toEqual([[pack, 'damaged', ['p/a', 'p/b']]]);
+  expect(r.packs[0]!.detail).toContain('failed its authentication');
+  const err = await materialiseError(store, ra.snap, path.join(dir, 'out.bin'));
+  expect(err.message).toContain(`pack ${packKey(pack)} is damaged`);
+  await store.removeSnapshot(ra.snap);
+  const c = await store.collect({ repackBelow: 1 });
+  expect(c.problems.join('\n')).toContain(`kept ${packKey(pack)} without repacking it`);
+  expect(fs.existsSync(file)).toBe(true);
 });

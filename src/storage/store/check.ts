@@ -19,6 +19,9 @@ export interface StoreCheckOptions {
   signal?: AbortSignal;
 }
 
+/** How the backend reports objects: `sealed` when stored sizes differ from the plaintext's (an encrypting backend). */
+export interface CheckContext { sealed: boolean }
+
 export interface StoreFinding {
   severity: 'error' | 'warning';
   code: string;
@@ -47,7 +50,7 @@ const HINT = 'restore from a backup that `dbguard verify` reports ok, and make a
 interface PackState { problem?: 'missing' | 'damaged'; detail?: string; actualBytes?: number; bad?: Set<string>; dependents: Map<string, SnapshotRef> }
 
 /** Runs the checks described above on `snaps`. Throws StorageError when the store cannot be read, InterruptedError on abort. */
-export async function checkStore(backend: ObjectBackend, index: PackIndex, snaps: StoreSnapshot[], opts: StoreCheckOptions): Promise<StoreCheckResult> {
+export async function checkStore(backend: ObjectBackend, index: PackIndex, snaps: StoreSnapshot[], opts: StoreCheckOptions, ctx: CheckContext = { sealed: false }): Promise<StoreCheckResult> {
   const { signal } = opts;
   await index.refresh(signal);
   const stored = new Map<string, number>();
@@ -62,7 +65,7 @@ export async function checkStore(backend: ObjectBackend, index: PackIndex, snaps
     const want = index.pack(id)!.bytes;
     const have = stored.get(id);
     if (have === undefined) Object.assign(st, { problem: 'missing', detail: `${packKey(id)} is missing from ${backend.where}` });
-    else if (have !== want) Object.assign(st, { problem: 'damaged', actualBytes: have, detail: `${packKey(id)} is ${have} bytes, its index says ${want}` });
+    else if (!ctx.sealed && have !== want) Object.assign(st, { problem: 'damaged', actualBytes: have, detail: `${packKey(id)} is ${have} bytes, its index says ${want}` });
     states.set(id, st);
   }
   for (const [key, why] of index.unreadable) findings.push({ severity: 'error', code: 'store-index-unreadable', message: `the pack index ${key} in ${backend.where} is unreadable (${why}): the blocks of its pack count as missing`, hint: HINT });
@@ -98,7 +101,11 @@ export async function checkStore(backend: ObjectBackend, index: PackIndex, snaps
         data = await backend.get(packKey(id), signal);
       } catch (err) {
         if (isMissing(err)) { Object.assign(st, { problem: 'missing', detail: `${packKey(id)} is missing from ${backend.where}` }); continue; }
-        throw storeIoError(err, backend.where, packKey(id), 'reading');
+        if (!(err instanceof IntegrityError)) throw storeIoError(err, backend.where, packKey(id), 'reading');
+        // an encrypting backend found the object damaged (it did not authenticate): every block of it is lost
+        Object.assign(st, { problem: 'damaged', detail: `${packKey(id)} is damaged: ${err.message}`, bad: new Set(index.pack(id)!.blocks.map(([h]) => h)) });
+        readPacks++;
+        continue;
       }
       readPacks++;
       st.bad = new Set();

@@ -115,7 +115,8 @@ async function byPack(backend: ObjectBackend, index: PackIndex, snap: StoreSnaps
     try {
       data = await backend.get(packKey(pack), opts.signal);
     } catch (err) {
-      if (!isMissing(err)) throw storeIoError(err, backend.where, packKey(pack), 'reading');
+      // missing or damaged (failed authentication): its blocks come from other copies, or fail naming it
+      if (!isMissing(err) && !(err instanceof IntegrityError)) throw storeIoError(err, backend.where, packKey(pack), 'reading');
     }
     for (const hash of hashes) {
       const loc = index.locate(hash).find((l) => l.pack === pack)!;

@@ -77,6 +77,7 @@ export class BlockReader {
       } catch (err) {
         if (isMissing(err)) { problem = `pack ${key} is missing`; continue; }
         if ((err as NodeJS.ErrnoException).code === 'ESHORT') { problem = `pack ${key} is truncated (it ends before offset ${loc.offset + loc.length})`; continue; }
+        if (err instanceof IntegrityError) { problem = `pack ${key} is damaged: ${err.message}`; continue; } // an encrypting backend's failed authentication
         throw storeIoError(err, this.backend.where, key, 'reading');
       }
       if (loc.length === block.length && crypto.createHash('sha256').update(data).digest('hex') === block.hash) return data;

@@ -221,7 +221,7 @@ export class Store {
   /** verify: see StoreCheckResult. Never modifies the store. */
   async check(opts: StoreCheckOptions = {}): Promise<StoreCheckResult> {
     const scanned = opts.snapshots ? { snaps: opts.snapshots, unreadable: [] } : await this.scan();
-    const result = await checkStore(this.backend, this.index, scanned.snaps, opts);
+    const result = await checkStore(this.backend, this.index, scanned.snaps, opts, { sealed: !!this.config.encryption });
     for (const key of scanned.unreadable) {
       result.findings.push({ severity: 'error', code: 'store-manifest-unreadable', message: `the manifest ${key} in ${this.backend.where} is unreadable or not a store manifest: that backup cannot be listed or restored`, hint: 'restore from another backup; the next prune keeps its blocks until the manifest is removed' });
       result.ok = false;
