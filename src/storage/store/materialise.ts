@@ -1,20 +1,22 @@
 /**
  * materialise: a snapshot's bytes into a file, every block hash-checked,
  * fsynced, the whole file checked against the manifest. Two ways, by what
- * the backend can do:
- * - with ranged reads (LocalBackend): block by block in file order, hashing
- *   the whole file as it is written;
- * - without (an encrypted or plain object store): pack by pack, each pack
- *   downloaded once and its blocks written at their offsets (positional
- *   writes), then the file read back once for its sha256.
+ * the backend is:
+ * - a local folder (LocalBackend, cheap ranged reads): block by block in
+ *   file order, hashing the whole file as it is written;
+ * - anything else (an object store, encrypted or not, where each request
+ *   costs a round trip): pack by pack, each pack downloaded once and its
+ *   blocks written at their offsets (positional writes), then the file read
+ *   back once for its sha256.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { IntegrityError, InterruptedError, storageErrorFrom } from '../../core/errors';
 import { isMissing, type ObjectBackend } from './backend';
 import { packKey, storeIoError, type BlockRef } from './format';
+import { LocalBackend } from './local-backend';
 import type { PackIndex } from './pack-index';
-import { BlockReader, hasRange, loadBlockList, readSnapshotBlocks, RESTORE_HINT, snapName, type StoreSnapshot } from './read';
+import { BlockReader, loadBlockList, readSnapshotBlocks, RESTORE_HINT, snapName, type StoreSnapshot } from './read';
 import { sha256File } from '../hash';
 
 export interface MaterialiseOptions {
@@ -45,7 +47,7 @@ export async function materialiseSnapshot(backend: ObjectBackend, index: PackInd
     const write = (b: Buffer, at: number) => h.write(b, 0, b.length, at).catch((err) => { throw fsError(err, 'writing'); });
     let bytes: number;
     let sha256: string | undefined;
-    if (hasRange(backend)) {
+    if (backend instanceof LocalBackend) {
       const whole = crypto.createHash('sha256');
       bytes = 0;
       for await (const block of readSnapshotBlocks(backend, index, snap, opts.signal)) {
