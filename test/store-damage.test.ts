@@ -165,3 +165,20 @@ test('on an encrypting backend (sealed objects, other stored sizes): check is ok
   expect(c.problems.join('\n')).toContain(`kept ${packKey(pack)} without repacking it`);
   expect(fs.existsSync(file)).toBe(true);
 });
+
+test('a pack lost outside dbguard heals with the next backup: its blocks are stored again, not reused, and the older backups are whole again', async () => {
+  const { dir, store, data, sharedPack, packFile } = await threeBackups();
+  fs.rmSync(packFile(sharedPack));
+  fs.writeFileSync(path.join(dir, 'a2.bin'), data.a);
+  const r = await backupInto(store, path.join(dir, 'a2.bin'), 'production', 'a_2.bin', PLAN);
+  expect(r.ingest.newBlocks).toBe(4); // the four blocks of the lost pack
+  const out = path.join(dir, 'a2-out.bin');
+  await store.materialise(r.snap, out);
+  expect(fs.readFileSync(out).equals(data.a)).toBe(true);
+  // the same four blocks in the same order make the same bytes: the pack of that name is back, and serves the older backups too
+  expect(r.ingest.packs[0]).toBe(sharedPack);
+  expect(fs.existsSync(packFile(sharedPack))).toBe(true);
+  const check = await store.check({ readData: true });
+  expect(check).toMatchObject({ ok: true, packs: [], findings: [] });
+  expect(check.snapshots.every((s) => s.ok)).toBe(true);
+});

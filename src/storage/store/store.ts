@@ -121,6 +121,7 @@ export class Store {
   /** Same from a stream of bytes (buffers of any size). Caller holds a shared lock. */
   async ingestStream(stream: AsyncIterable<Buffer>, plan: ChunkPlan, opts: IngestOptions = {}): Promise<IngestResult> {
     await this.index.refresh(opts.signal);
+    await this.index.checkPresence(opts.signal);
     return ingest(this.backend, this.index, stream, plan, this.packBytes, opts);
   }
 
