@@ -73,21 +73,20 @@ export async function checkStore(backend: ObjectBackend, index: PackIndex, snaps
     if (!states.has(id)) findings.push({ severity: 'warning', code: 'store-pack-unindexed', message: `${packKey(id)} has no index (left by an interrupted write): no backup uses it`, hint: 'the next `dbguard prune` removes it', pack: id });
   }
 
-  // Block lists of every snapshot, and the packs they need.
-  const lists: { snap: StoreSnapshot; ref: SnapshotRef; blocks: { hash: string; length: number }[] | undefined; findings: StoreFinding[] }[] = [];
-  const needed = new Set<string>();
-  for (const snap of snaps) {
+  // Block lists are read one at a time and not kept (30 lists of a 100 GiB file would be 12 M entries):
+  // once for the packs that readData must read, once more for the verdicts.
+  const load = async (snap: StoreSnapshot): Promise<{ blocks?: { hash: string; length: number }[]; finding?: StoreFinding }> => {
     if (signal?.aborted) throw new InterruptedError();
-    const ref = { target: snap.target, id: snap.id, fileName: snap.fileName };
-    const entry = { snap, ref, blocks: undefined as { hash: string; length: number }[] | undefined, findings: [] as StoreFinding[] };
     try {
-      entry.blocks = await loadBlockList(backend, snap, signal);
-      for (const b of entry.blocks) for (const l of index.locate(b.hash)) needed.add(l.pack);
+      return { blocks: await loadBlockList(backend, snap, signal) };
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
-      entry.findings.push({ severity: 'error', code: err.code, message: err.message, hint: HINT });
+      return { finding: { severity: 'error', code: err.code, message: err.message, hint: HINT } };
     }
-    lists.push(entry);
+  };
+  const needed = new Set<string>();
+  if (opts.readData) {
+    for (const snap of snaps) for (const b of (await load(snap)).blocks ?? []) for (const l of index.locate(b.hash)) needed.add(l.pack);
   }
 
   let readPacks = 0;
@@ -129,7 +128,10 @@ export async function checkStore(backend: ObjectBackend, index: PackIndex, snaps
 
   let checkedBlocks = 0;
   const out: StoreCheckResult['snapshots'] = [];
-  for (const { ref, blocks, findings: own } of lists) {
+  for (const snap of snaps) {
+    const ref = { target: snap.target, id: snap.id, fileName: snap.fileName };
+    const { blocks, finding } = await load(snap);
+    const own: StoreFinding[] = finding ? [finding] : [];
     if (blocks) {
       const byPack = new Map<string, number>();
       let unindexed = 0;
