@@ -66,6 +66,27 @@ describe('full disk during pack writing', () => {
     await allRestore(store, dir, { 'old.bin': old });
   });
 
+  test('injected ENOSPC at an index put (its pack written): StorageError naming the index; the pack without index is garbage that collect removes', async () => {
+    const dir = fresh();
+    const root = path.join(dir, 'store');
+    const store = await openStore(root, PACK);
+    const old = crypto.randomBytes(2 * 65536);
+    await backupInto(store, write(dir, 'old.bin', old), 'p', 'old.bin', PLAN);
+    const before = objects(root);
+    const data = crypto.randomBytes(6 * 65536);
+    const firstPack = sha(data.subarray(0, PACK)); // a pack id is the sha256 of its bytes: the first four new blocks
+    process.env.DBGUARD_TEST_FAIL_AT = `store-put:${firstPack}.json=ENOSPC`;
+    const err = await backupInto(store, write(dir, 'new.bin', data), 'p', 'new.bin', PLAN).then(() => undefined, (e) => e);
+    delete process.env.DBGUARD_TEST_FAIL_AT;
+    expect(err).toMatchObject({ exitCode: 6, code: 'disk-full' });
+    expect(err.message).toContain(`index/${firstPack}.json in the store ${root}`);
+    expect(objects(root)).toEqual([...before, `packs/${firstPack.slice(0, 2)}/${firstPack}.pack`].sort());
+    expect((await store.check()).findings.map((f) => f.code)).toEqual(['store-pack-unindexed']);
+    await allRestore(store, dir, { 'old.bin': old });
+    expect((await store.collect()).deletedPacks).toEqual([firstPack]);
+    expect(objects(root)).toEqual(before);
+  });
+
   test('a real full disk (2 MiB tmpfs) mid-ingest: every object left is complete, older snapshots rebuild, collect clears the rest', async () => {
     const dir = fresh();
     const mnt = mountTmpfs(path.join(dir, 'disk'), 'size=2m');
