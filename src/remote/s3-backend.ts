@@ -187,6 +187,13 @@ export class S3Backend implements ObjectBackend {
     return out;
   }
 
+  /** True when at least one object's key starts with `prefix` (one small list request). */
+  async hasAny(prefix: string, signal?: AbortSignal): Promise<boolean> {
+    const page = await this.run({ where: this.where, op: 'list', key: prefix || undefined }, signal, () =>
+      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), MaxKeys: 1 }), { abortSignal: signal }));
+    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+  }
+
   /** Removes `key`; idempotent (S3 answers 204 for a missing key; a 404 is taken as done too). */
   async delete(key: string, signal?: AbortSignal): Promise<void> {
     try {
