@@ -40,7 +40,12 @@ export function remoteErrorCode(err: unknown): string {
   if (e?.name && e.name !== 'Error' && e.name !== 'AggregateError') return e.name;
   if (typeof e?.code === 'string') return e.code;
   const inner = e?.cause as SdkErrorShape | undefined;
-  return inner?.code ?? (inner?.name !== 'Error' ? inner?.name : undefined) ?? '';
+  const fromCause = inner?.code ?? (inner?.name !== 'Error' ? inner?.name : undefined);
+  if (fromCause) return fromCause;
+  // the SDK wraps a thrown value it does not take for an Error ("AWS SDK error wrapper for Error: connect
+  // ECONNREFUSED ...", e.g. from another realm) and keeps only its text: read the Node code from there
+  const wrapped = /^AWS SDK error wrapper for .*?\b(E[A-Z]{3,}|ERR_[A-Z_]+|UND_ERR_[A-Z_]+)\b/.exec(e?.message ?? '');
+  return wrapped?.[1] ?? '';
 }
 
 function httpStatus(err: unknown): number | undefined {

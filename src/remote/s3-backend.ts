@@ -6,6 +6,7 @@
  * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, AWS_PROFILE with the credential
  * files); none is ever kept in `where` or a message.
  */
+import * as crypto from 'node:crypto';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -130,9 +131,12 @@ export class S3Backend implements ObjectBackend {
    */
   async put(key: string, data: Buffer, signal?: AbortSignal): Promise<void> {
     const Key = this.full(key);
+    const md5 = data.length < this.opts.multipartThreshold ? crypto.createHash('md5').update(data).digest('base64') : undefined;
     await this.run({ where: this.where, op: 'put', key }, signal, async () => {
       if (data.length < this.opts.multipartThreshold) {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: data.length }), { abortSignal: signal });
+        // Content-MD5 (the classic header every S3 service checks, unlike the newer x-amz-checksum-*) makes
+        // the service refuse a body damaged or cut on the way instead of storing it
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: data.length, ContentMD5: md5 }), { abortSignal: signal });
         return;
       }
       const controller = new AbortController();

@@ -61,6 +61,8 @@ export interface TestS3 {
   resetCounts(): void;
   /** Answers the next matching requests with an S3 error XML instead of forwarding them. */
   answer(a: InjectedAnswer): void;
+  /** Forgets every injected answer, drop and pending stop. */
+  clearFaults(): void;
   /** Resets the connection of the next `times` requests after `afterBytes` of their body arrived. */
   dropConnections(times: number, afterBytes?: number): void;
   /** Stops accepting connections (and kills open ones) once `afterBytes` more request body bytes arrived: a server that dies mid-upload. */
@@ -94,29 +96,33 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, bytes: 0 };
     recorded.push(rec);
     const injected = answers.find((a) => a.times > 0 && (!a.method || a.method === req.method) && (!a.match || a.match(req)));
-    const drop = drops && drops.times > 0 ? drops : undefined;
-    if (drop) drop.times--;
     let dropped = false;
     const onData = (chunk: Buffer) => {
       received += chunk.length;
       rec.bytes += chunk.length;
-      if (drop && !dropped && rec.bytes >= drop.afterBytes) { dropped = true; req.socket.destroy(); }
+      // counted when it happens, so requests without a body (HEAD, CreateMultipartUpload) are not used up
+      if (drops && drops.times > 0 && !dropped && rec.bytes >= drops.afterBytes) { dropped = true; drops.times--; req.socket.destroy(); }
       if (stopAt && received >= stopAt.bytes) { const s = stopAt; stopAt = undefined; s.reached(); }
     };
-    if (drop && drop.afterBytes === 0) { req.socket.destroy(); return; }
+    if (drops && drops.times > 0 && drops.afterBytes === 0) { drops.times--; req.socket.destroy(); return; }
     if (injected) {
       injected.times--;
       req.on('data', onData);
       req.on('end', () => sendError(res, injected.status, injected.code, injected.message ?? injected.code));
       return;
     }
-    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
+    // forwarded only once the whole body is here: S3 never stores a body cut short, but s3rver stores
+    // whatever arrived before the connection closed, which would fake a half-visible object
+    const body: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => { body.push(chunk); onData(chunk); });
+    req.on('end', () => {
+      const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      });
+      up.on('error', () => req.socket.destroy());
+      up.end(Buffer.concat(body));
     });
-    up.on('error', () => req.socket.destroy());
-    req.on('data', onData);
-    req.pipe(up);
   });
   proxy.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   const listen = (port: number) => new Promise<number>((resolve, reject) => {
@@ -139,6 +145,7 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     requests: () => recorded,
     resetCounts: () => { received = 0; recorded = []; },
     answer: (a) => { answers.push({ ...a }); },
+    clearFaults: () => { answers.length = 0; drops = undefined; stopAt = undefined; },
     dropConnections: (times, afterBytes = 0) => { drops = { times, afterBytes }; },
     stopAfterBytes: (afterBytes) => new Promise<void>((resolve) => {
       stopAt = { bytes: received + afterBytes, reached: () => { void stopProxy().then(resolve); } };
