@@ -18,6 +18,8 @@ export interface OpenedRemote {
   s3: S3Backend;
   /** True when the remote already holds a dbguard store (its config.json). */
   exists: boolean;
+  /** True when there is no config.json but there are objects: another tool's, never to be touched. */
+  foreign: boolean;
   /** The `encryption` member a new store must write into its config.json (null when not encrypted). */
   encryption: StoreEncryption | null;
 }
@@ -41,8 +43,9 @@ async function readStoreConfig(s3: S3Backend, signal?: AbortSignal): Promise<{ f
 /**
  * Opens the remote of `remote` with credentials and DBGUARD_REMOTE_KEY from
  * `env`: checks that the bucket exists and the credentials are accepted,
- * reads the store's config.json when there is one, and checks the key
- * against its key check. Read-only. Throws ConfigError (no remote, missing
+ * reads the store's config.json when there is one (else tells whether the
+ * location holds another tool's objects), and checks the key against its
+ * key check. Read-only: writes nothing, not even for a new store. Throws ConfigError (no remote, missing
  * bucket, refused credentials, missing or wrong key, encryption setting
  * that contradicts the remote), StorageError (unreachable endpoint,
  * permission, config.json not a store's).
@@ -54,15 +57,16 @@ export async function openRemoteBackend(remote: RemoteConfig | null | undefined,
     await s3.checkBucket(opts.signal);
     const stored = await readStoreConfig(s3, opts.signal);
     const storedEnc = stored?.encryption ?? null;
+    const foreign = !stored && await s3.hasAny('', opts.signal);
     if (stored && remote.encryption && !storedEnc) {
       throw new ConfigError(`remote.encryption is true but the store at ${s3.where} was created without encryption`, 'set remote.encryption to false for this remote, or point remote.url at a new prefix for an encrypted store', [], 'remote-encryption-mismatch');
     }
     if (stored && !remote.encryption && storedEnc) {
       throw new ConfigError(`the store at ${s3.where} is encrypted but remote.encryption is false`, `set remote.encryption to true and ${KEY_ENV} to the remote's key`, [], 'remote-encryption-mismatch');
     }
-    if (!remote.encryption) return { backend: s3, s3, exists: !!stored, encryption: null };
+    if (!remote.encryption) return { backend: s3, s3, exists: !!stored, foreign, encryption: null };
     const enc = EncryptedBackend.open(s3, env, storedEnc ?? undefined);
-    return { backend: enc, s3, exists: !!stored, encryption: enc.encryption };
+    return { backend: enc, s3, exists: !!stored, foreign, encryption: enc.encryption };
   } catch (err) {
     s3.destroy();
     throw err;
@@ -95,7 +99,7 @@ export async function probeRemote(remote: RemoteConfig, env: NodeJS.ProcessEnv =
   try {
     opened = await openRemoteBackend(remote, env, opts);
     if (opened.exists) return { ...base, ok: true, state: 'store', detail: `${base.where} holds a dbguard store${remote.encryption ? ' (encrypted; the key matches)' : ''}`, fix: '', kind: 'storage' };
-    if (await opened.s3.hasAny('', opts.signal)) {
+    if (opened.foreign) {
       return { ...base, ok: false, state: 'foreign', detail: `${base.where} holds objects but no dbguard store config.json: another tool's objects`, fix: 'point remote.url at an empty prefix (dbguard never touches another tool\'s objects)', kind: 'config' };
     }
     return { ...base, ok: true, state: 'empty', detail: `${base.where} is reachable and empty; the first push creates the store`, fix: '', kind: 'storage' };
