@@ -191,3 +191,30 @@ test('an abort mid-upload is an InterruptedError (exit 130) and leaves nothing u
   expect(await b.head('packs/gg/abort.pack')).toBeUndefined();
   b.destroy();
 });
+
+test('a download cut mid-body is retried and returns the whole object', async () => {
+  const b = backend({ url: 's3://err-test/dl' });
+  const data = crypto.randomBytes(3 * 1024 * 1024);
+  await b.put('packs/hh/dl.pack', data);
+  s3.resetCounts();
+  s3.dropResponses(2, 512 * 1024);
+  const back = await b.get('packs/hh/dl.pack');
+  expect(back.equals(data)).toBe(true);
+  expect(s3.requests().filter((r) => r.method === 'GET').length).toBe(3);
+  b.destroy();
+});
+
+test('a service that accepts and never answers times out, is retried, then is a StorageError (exit 6)', async () => {
+  const b = backend({ url: 's3://err-test/hang' }, { idleTimeoutMs: 300 });
+  s3.hang(1);
+  await b.put('x', Buffer.from('after one hang'));
+  expect((await b.get('x')).toString()).toBe('after one hang');
+  s3.hang(100);
+  const err = await b.put('y', Buffer.from('never')).catch((e) => e);
+  expect(err).toBeInstanceOf(StorageError);
+  expect(err.exitCode).toBe(6);
+  expect(err.message).toContain('dropped while writing y');
+  s3.clearFaults();
+  expect(await b.head('y')).toBeUndefined();
+  b.destroy();
+});

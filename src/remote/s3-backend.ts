@@ -41,6 +41,12 @@ export interface S3BackendOptions {
   attempts?: number;
   /** First delay of our backoff in ms, doubling, at most 10 s (default 500). */
   backoffMs?: number;
+  /** Keys per list request (default 1000, S3's maximum). */
+  listPageSize?: number;
+  /** A connection that cannot be made in this time is a failure (retried; default 10 s). */
+  connectTimeoutMs?: number;
+  /** A socket silent this long (a hung service) is a failure (retried; default 120 s). */
+  idleTimeoutMs?: number;
 }
 
 /** Bucket and key prefix of an `s3://bucket/prefix` URL; the prefix is '' or ends with '/'. Throws ConfigError naming remote.url. */
@@ -53,15 +59,17 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 }
 
 /** The S3 client settings for a remote (exported for the test of the checksum setting). */
-export function s3ClientConfig(remote: RemoteConfig, env: NodeJS.ProcessEnv, sdkAttempts = 4): S3ClientConfig {
+export function s3ClientConfig(remote: RemoteConfig, env: NodeJS.ProcessEnv, opts: Pick<S3BackendOptions, 'sdkAttempts' | 'connectTimeoutMs' | 'idleTimeoutMs'> = {}): S3ClientConfig {
   const config: S3ClientConfig = {
     region: remote.region,
     forcePathStyle: remote.forcePathStyle,
     // many S3-compatible services reject the CRC32 headers and aws-chunked bodies that SDK v3 sends by default
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: sdkAttempts,
+    maxAttempts: opts.sdkAttempts ?? 4,
     retryMode: 'standard',
+    // without these a service that accepts a connection and never answers would hang the run forever
+    requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 10_000, socketTimeout: opts.idleTimeoutMs ?? 120_000 },
   };
   if (remote.endpoint) config.endpoint = remote.endpoint;
   // the SDK's default chain reads process.env; an explicit env (tests, a daemon's target env) is honoured the same way
@@ -91,11 +99,11 @@ export class S3Backend implements ObjectBackend {
   constructor(remote: RemoteConfig, env: NodeJS.ProcessEnv = process.env, opts: S3BackendOptions = {}) {
     ({ bucket: this.bucket, prefix: this.prefix } = parseS3Url(remote.url));
     this.where = describeRemote(remote);
-    this.opts = { multipartThreshold: 16 * 1024 * 1024, partSize: 8 * 1024 * 1024, queueSize: 4, sdkAttempts: 4, attempts: 3, backoffMs: 500, ...opts };
+    this.opts = { multipartThreshold: 16 * 1024 * 1024, partSize: 8 * 1024 * 1024, queueSize: 4, sdkAttempts: 4, attempts: 3, backoffMs: 500, listPageSize: 1000, connectTimeoutMs: 10_000, idleTimeoutMs: 120_000, ...opts };
     // dbguard supports Node 20 (DESIGN §8) with the SDK version pinned in the lock file: the SDK's
     // "future versions will need Node 22" warning would land in every command's stderr
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new S3Client(s3ClientConfig(remote, env, this.opts.sdkAttempts));
+    this.client = new S3Client(s3ClientConfig(remote, env, this.opts));
   }
 
   private full(key: string): string {
@@ -181,7 +189,7 @@ export class S3Backend implements ObjectBackend {
     let token: string | undefined;
     do {
       const page = await this.run({ where: this.where, op: 'list', key: prefix || undefined }, signal, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), ContinuationToken: token }), { abortSignal: signal }));
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), ContinuationToken: token, MaxKeys: this.opts.listPageSize }), { abortSignal: signal }));
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.prefix)) continue;
         out.push({ key: o.Key.slice(this.prefix.length), bytes: o.Size ?? 0, modifiedAt: o.LastModified ?? new Date(0) });

@@ -65,6 +65,10 @@ export interface TestS3 {
   clearFaults(): void;
   /** Resets the connection of the next `times` requests after `afterBytes` of their body arrived. */
   dropConnections(times: number, afterBytes?: number): void;
+  /** Cuts the connection of the next `times` GET answers after `afterBytes` of their body were sent. */
+  dropResponses(times: number, afterBytes: number): void;
+  /** The next `times` requests are read but never answered. */
+  hang(times: number): void;
   /** Stops accepting connections (and kills open ones) once `afterBytes` more request body bytes arrived: a server that dies mid-upload. */
   stopAfterBytes(afterBytes: number): Promise<void>;
   /** Listens again on the same port after a stop. */
@@ -83,6 +87,8 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
   let recorded: RecordedRequest[] = [];
   const answers: InjectedAnswer[] = [];
   let drops: { times: number; afterBytes: number } | undefined;
+  let responseDrops: { times: number; afterBytes: number } | undefined;
+  let hangs = 0;
   let stopAt: { bytes: number; reached(): void } | undefined;
   const sockets = new Set<Socket>();
 
@@ -105,6 +111,12 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
       if (stopAt && received >= stopAt.bytes) { const s = stopAt; stopAt = undefined; s.reached(); }
     };
     if (drops && drops.times > 0 && drops.afterBytes === 0) { drops.times--; req.socket.destroy(); return; }
+    if (hangs > 0) {
+      // accepted, body read, never answered: a service that hangs
+      hangs--;
+      req.on('data', onData);
+      return;
+    }
     if (injected) {
       injected.times--;
       req.on('data', onData);
@@ -118,6 +130,13 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     req.on('end', () => {
       const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        const cut = responseDrops && responseDrops.times > 0 && req.method === 'GET' ? responseDrops : undefined;
+        if (cut) cut.times--;
+        let sent = 0;
+        upRes.on('data', (chunk: Buffer) => {
+          sent += chunk.length;
+          if (cut && sent > cut.afterBytes) { upRes.destroy(); res.socket?.destroy(); }
+        });
         upRes.pipe(res);
       });
       up.on('error', () => req.socket.destroy());
@@ -145,7 +164,9 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     requests: () => recorded,
     resetCounts: () => { received = 0; recorded = []; },
     answer: (a) => { answers.push({ ...a }); },
-    clearFaults: () => { answers.length = 0; drops = undefined; stopAt = undefined; },
+    clearFaults: () => { answers.length = 0; drops = undefined; responseDrops = undefined; hangs = 0; stopAt = undefined; },
+    dropResponses: (times, afterBytes) => { responseDrops = { times, afterBytes }; },
+    hang: (times) => { hangs = times; },
     dropConnections: (times, afterBytes = 0) => { drops = { times, afterBytes }; },
     stopAfterBytes: (afterBytes) => new Promise<void>((resolve) => {
       stopAt = { bytes: received + afterBytes, reached: () => { void stopProxy().then(resolve); } };
