@@ -201,6 +201,7 @@ test('a download cut mid-body is retried and returns the whole object', async ()
   const back = await b.get('packs/hh/dl.pack');
   expect(back.equals(data)).toBe(true);
   expect(s3.requests().filter((r) => r.method === 'GET').length).toBe(3);
+  expect(s3.bytesSent()).toBeGreaterThan(data.length);
   b.destroy();
 });
 
@@ -217,4 +218,11 @@ test('a service that accepts and never answers times out, is retried, then is a 
   s3.clearFaults();
   expect(await b.head('y')).toBeUndefined();
   b.destroy();
+});
+
+test('messages never carry a URL\'s user info, whatever the SDK said', () => {
+  const err = mapRemoteError(Object.assign(new Error('bad gateway at https://AKIAEXAMPLE:hunter2@s3.example.com/b?X-Amz-Signature=abc123'), { name: 'BadGateway', $metadata: { httpStatusCode: 400 } }), { where: 's3://b/p', op: 'get', key: 'k' });
+  expect(err.message).not.toContain('hunter2');
+  expect(err.message).not.toContain('abc123');
+  expect(err.message).toContain('[redacted]');
 });

@@ -4,6 +4,10 @@
  * (the bench's "server's own byte counts"), records request headers, and can
  * answer errors, drop connections or stop dead mid-upload on demand. Tests
  * talk to the proxy's URL; nothing is mocked in the SDK.
+ *
+ * The proxy runs in the test process: a CLI child that talks to it must be
+ * started with runCliAsync/startCli (helpers/cli.ts), never the synchronous
+ * runCli, which blocks the event loop the proxy answers on.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,7 +18,7 @@ import * as path from 'node:path';
 
 /** Starts s3rver in a child process (s3rver-child.js) and resolves its port. */
 function startS3rver(dir: string, buckets: string[]): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', path.join(__dirname, 's3rver-child.js'), dir, ...buckets], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', path.join(__dirname, 's3rver-child.js'), dir, ...buckets], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -57,6 +61,8 @@ export interface TestS3 {
   dir: string;
   /** Request body bytes that reached the proxy (all requests since start or `resetCounts`). */
   bytesReceived(): number;
+  /** Response body bytes s3rver sent back through the proxy (downloads). */
+  bytesSent(): number;
   requests(): RecordedRequest[];
   resetCounts(): void;
   /** Answers the next matching requests with an S3 error XML instead of forwarding them. */
@@ -84,6 +90,7 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
   const upstreamPort = server.port;
 
   let received = 0;
+  let answered = 0;
   let recorded: RecordedRequest[] = [];
   const answers: InjectedAnswer[] = [];
   let drops: { times: number; afterBytes: number } | undefined;
@@ -135,6 +142,7 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
         let sent = 0;
         upRes.on('data', (chunk: Buffer) => {
           sent += chunk.length;
+          answered += chunk.length;
           if (cut && sent > cut.afterBytes) { upRes.destroy(); res.socket?.destroy(); }
         });
         upRes.pipe(res);
@@ -161,8 +169,9 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     directEndpoint: `http://127.0.0.1:${upstreamPort}`,
     dir,
     bytesReceived: () => received,
+    bytesSent: () => answered,
     requests: () => recorded,
-    resetCounts: () => { received = 0; recorded = []; },
+    resetCounts: () => { received = 0; answered = 0; recorded = []; },
     answer: (a) => { answers.push({ ...a }); },
     clearFaults: () => { answers.length = 0; drops = undefined; responseDrops = undefined; hangs = 0; stopAt = undefined; },
     dropResponses: (times, afterBytes) => { responseDrops = { times, afterBytes }; },
