@@ -61,6 +61,8 @@ export interface TestS3 {
   dir: string;
   /** Request body bytes that reached the proxy (all requests since start or `resetCounts`). */
   bytesReceived(): number;
+  /** Resolves once `bytes` request body bytes in all have reached the proxy (since start or resetCounts). */
+  whenReceived(bytes: number): Promise<void>;
   /** Response body bytes s3rver sent back through the proxy (downloads). */
   bytesSent(): number;
   requests(): RecordedRequest[];
@@ -97,6 +99,7 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
   let responseDrops: { times: number; afterBytes: number } | undefined;
   let hangs = 0;
   let stopAt: { bytes: number; reached(): void } | undefined;
+  let waiters: { bytes: number; resolve(): void }[] = [];
   const sockets = new Set<Socket>();
 
   const sendError = (res: http.ServerResponse, status: number, code: string, message: string) => {
@@ -116,6 +119,7 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
       // counted when it happens, so requests without a body (HEAD, CreateMultipartUpload) are not used up
       if (drops && drops.times > 0 && !dropped && rec.bytes >= drops.afterBytes) { dropped = true; drops.times--; req.socket.destroy(); }
       if (stopAt && received >= stopAt.bytes) { const s = stopAt; stopAt = undefined; s.reached(); }
+      if (waiters.length) { const due = waiters.filter((w) => received >= w.bytes); waiters = waiters.filter((w) => received < w.bytes); for (const w of due) w.resolve(); }
     };
     if (drops && drops.times > 0 && drops.afterBytes === 0) { drops.times--; req.socket.destroy(); return; }
     if (hangs > 0) {
@@ -170,6 +174,7 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     dir,
     bytesReceived: () => received,
     bytesSent: () => answered,
+    whenReceived: (bytes) => new Promise<void>((resolve) => { if (received >= bytes) resolve(); else waiters.push({ bytes, resolve }); }),
     requests: () => recorded,
     resetCounts: () => { received = 0; answered = 0; recorded = []; },
     answer: (a) => { answers.push({ ...a }); },
