@@ -51,6 +51,13 @@ test('an unknown host maps to the same remote.endpoint error', () => {
   expect(err.hint).toContain('remote.endpoint');
 });
 
+test('an untrusted TLS certificate names remote.endpoint and NODE_EXTRA_CA_CERTS', () => {
+  const err = mapRemoteError(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), { where: 's3://b/p', endpoint: 'minio.lan:9000', op: 'put', key: 'x' });
+  expect(err).toBeInstanceOf(StorageError);
+  expect(err.message).toBe('the TLS certificate of the S3 service at minio.lan:9000 for s3://b/p is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT)');
+  expect(err.hint).toContain('NODE_EXTRA_CA_CERTS');
+});
+
 test('a bucket that does not exist is a ConfigError (exit 3) naming remote.url, at open and on put', async () => {
   const err = await openRemoteBackend(remote({ url: 's3://no-such-bucket/x' }), { ...S3_TEST_ENV }, { s3: FAST }).catch((e) => e);
   expect(err).toBeInstanceOf(ConfigError);

@@ -37,7 +37,7 @@ const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException',
 /** The S3 error code (`NoSuchBucket`, `AccessDenied`, ...) or the Node error code (`ECONNREFUSED`) of `err`, looking one cause deep. */
 export function remoteErrorCode(err: unknown): string {
   const e = err as SdkErrorShape | undefined;
-  if (typeof e?.code === 'string' && /^(E[A-Z]+|ERR_|UND_)/.test(e.code)) return e.code;
+  if (typeof e?.code === 'string' && /^(E[A-Z]+|ERR_|UND_)|CERT|SELF_SIGNED/.test(e.code)) return e.code;
   if (e?.Code) return e.Code;
   if (e?.name && e.name !== 'Error' && e.name !== 'AggregateError') return e.name;
   if (typeof e?.code === 'string') return e.code;
@@ -108,6 +108,9 @@ export function mapRemoteError(err: unknown, ctx: RemoteErrorContext): DbguardEr
   if (isAbort(err)) return made(new InterruptedError(`interrupted while ${verb} ${object}`));
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return made(new StorageError(`cannot reach ${service} for ${where} (${code})${tries}`, 'check remote.endpoint (host and port) and that the service is up and reachable from this machine; nothing was changed on the remote by this request', 'remote-unreachable'));
+  }
+  if (/CERT|SELF_SIGNED|ERR_TLS|ERR_SSL/.test(code) || /certificate|self[- ]signed/i.test(sdkMsg)) {
+    return made(new StorageError(`the TLS certificate of the S3 service${ctx.endpoint ? ` at ${ctx.endpoint}` : ''} for ${where} is not trusted (${code || sdkMsg})`, 'check remote.endpoint (host name and https); for a private CA, point NODE_EXTRA_CA_CERTS at its certificate file', 'remote-tls'));
   }
   if (isNetworkError(err) || (err as SdkErrorShape | undefined)?.name === 'TimeoutError') {
     return made(new StorageError(`the connection to ${service} dropped while ${verb} ${object} (${code || sdkMsg})${tries}`, 'the network or the service at remote.endpoint failed mid-request; an upload that did not complete is not visible under its key: run the command again', 'remote-network'));
