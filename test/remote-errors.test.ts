@@ -83,6 +83,12 @@ test('an unknown access key is a ConfigError naming the credential variables, ne
   // not retried: a refused key does not get better
   expect(puts()).toBe(1);
   b.destroy();
+  // at open, HeadBucket's answer has no body to say why: the message names both causes
+  const open = await openRemoteBackend(remote(), { AWS_ACCESS_KEY_ID: 'AKIAWRONGWRONGWRONG', AWS_SECRET_ACCESS_KEY: secret }, { s3: FAST }).catch((e) => e);
+  expect(open).toBeInstanceOf(ConfigError);
+  expect(open.message).toBe(`the S3 service at ${new URL(s3.endpoint).host} refused access to the bucket of s3://err-test/e (HTTP 403)`);
+  expect(open.hint).toContain('AWS_SECRET_ACCESS_KEY');
+  expect(`${open.message}${open.hint}`).not.toContain(secret);
 });
 
 test('a wrong secret (SignatureDoesNotMatch) is the same ConfigError', async () => {

@@ -235,7 +235,7 @@ export class S3Backend implements ObjectBackend {
    * Checks that the bucket exists and the credentials are accepted
    * (HeadBucket). Throws the mapped error: ConfigError naming remote.url for
    * a missing bucket (HeadBucket's bare 404), the credential variables for
-   * refused keys, StorageError naming remote.endpoint when unreachable.
+   * refused keys or a bare 403, StorageError naming remote.endpoint when unreachable.
    */
   async checkBucket(signal?: AbortSignal): Promise<void> {
     await this.run({ where: this.where, endpoint: this.endpoint, op: 'probe' }, signal, async () => {
@@ -245,6 +245,10 @@ export class S3Backend implements ObjectBackend {
         // HeadBucket has no body: its 404 and 403 carry no S3 code
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         if (status === 404) throw Object.assign(new Error('NoSuchBucket'), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } });
+        if (status === 403) {
+          // a bare 403 here is a refused key pair as often as a missing permission: name both
+          throw new ConfigError(`${this.endpoint ? `the S3 service at ${this.endpoint}` : 'AWS S3'} refused access to the bucket of ${this.where} (HTTP 403)`, 'check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and that the key pair may list and read the bucket and prefix of remote.url (s3:ListBucket, s3:GetObject)', [], 'remote-credentials').because(err);
+        }
         throw err;
       }
     });
