@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbguardError, StorageError, storageErrorFrom } from '../core/errors';
-import { pausepoint } from '../storage/failpoint';
+import { failpoint, pausepoint } from '../storage/failpoint';
 import { adoptReplacement, prepareReplacement, tempNameFor, type FileOwner, type Prepared } from '../storage/place';
 import type { BackupEntry } from '../storage/repository';
 import { openLocalStore, plainUsable, snapshotOf, withStoreLock } from './store-access';
@@ -27,7 +27,8 @@ export async function materialiseEntry(backupDir: string, entry: BackupEntry, de
   await withStoreLock(store, 'shared', `restore ${entry.target}`, async () => {
     await pausepoint('materialise', opts.signal);
     try {
-      await store.materialise(snap, dest, { signal: opts.signal, onProgress: opts.onProgress });
+      // failpoint `materialising`: after the first blocks are written (tests kill the restore mid-write)
+      await store.materialise(snap, dest, { signal: opts.signal, onProgress: (d, t) => { failpoint('materialising', dest); opts.onProgress?.(d, t); } });
     } catch (err) {
       fs.rmSync(dest, { force: true });
       if (err instanceof DbguardError) throw err;
