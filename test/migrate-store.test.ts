@@ -9,7 +9,7 @@ import { backupTarget } from '../src/ops/backup';
 import { filesIn, makeProject, manualClock, readManifestFile, type Project } from './helpers/backup';
 import { runCli } from './helpers/cli';
 import { execSql, tempDir, writeConfig } from './helpers/db';
-import { expectRows, restoreTo, storeDir } from './helpers/store';
+import { expectRows, restoreTo, storeDir } from './helpers/blocks';
 
 const day = (n: number) => new Date(2024, 2, 1 + n, 2, 0, 0);
 

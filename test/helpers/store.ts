@@ -1,46 +1,70 @@
-/**
- * Helpers for the tests of backups in blocks format (issue 11): reading the
- * local store's objects the way the README documents them (no dbguard code),
- * and restoring a backup by id through the CLI into a file the test reads.
- */
+/** Helpers for the store tests (test/store-*.test.ts): open a local store, publish a file, run a store child process. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Manifest } from '../../src/storage/manifest';
-import { contentOf, type Project } from './backup';
-import { runCli } from './cli';
+import type { ChunkPlan } from '../../src/engines/engine';
+import { MANIFEST_FORMAT, type Manifest } from '../../src/storage/manifest';
+import { LocalBackend, Store, type StoreSnapshot } from '../../src/storage/store';
 
-export const storeDir = (p: Project) => path.join(p.backups, 'store');
+export const STORE_CHILD = path.resolve(__dirname, 'store-child.js');
 
-/** The published manifest of a store backup (`store/snapshots/<target>/<id>.duckdb.json`). */
-export function storeManifest(p: Project, id: string, target = 'production', ext = '.duckdb'): Manifest & { store: { blocks: string } } {
-  return JSON.parse(fs.readFileSync(path.join(storeDir(p), 'snapshots', target, `${id}${ext}.json`), 'utf8'));
+/** Opens (creating) the store at `dir` with small packs, so small test files span several packs. */
+export function openStore(dir: string, packBytes = 1 << 20): Promise<Store> {
+  return Store.open(new LocalBackend(dir), { create: true, packBytes });
 }
 
-/** The block hashes of a store backup, in file order, from its `.blocks` object. */
-export function blocksOf(p: Project, id: string, target = 'production', ext = '.duckdb'): string[] {
-  return fs.readFileSync(path.join(storeDir(p), 'snapshots', target, `${id}${ext}.blocks`), 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[0]!);
+/** A minimal valid backup manifest for `target`/`id`. */
+export function manifestFor(target: string, id: string, bytes = 0, sha256 = ''): Manifest {
+  return {
+    format: MANIFEST_FORMAT, id, target, source: `/data/${target}`, createdAt: new Date().toISOString(), bytes, sha256,
+    engine: { name: 'test', library: 'test', storageVersion: null }, tables: [], sequences: [], views: [], indexes: [],
+    validation: { status: 'valid', checkedAt: new Date().toISOString(), durationMs: 1 },
+  };
 }
 
-/** Every pack file of the store, with its path and the blocks its index lists (`[hash, offset, length]`). */
-export function packsOf(p: Project): { id: string; file: string; blocks: [string, number, number][] }[] {
-  const root = path.join(storeDir(p), 'index');
-  return fs.readdirSync(root).filter((n) => n.endsWith('.json')).map((n) => {
-    const index = JSON.parse(fs.readFileSync(path.join(root, n), 'utf8'));
-    return { id: index.pack, file: path.join(storeDir(p), 'packs', index.pack.slice(0, 2), `${index.pack}.pack`), blocks: index.blocks };
-  });
+/** Ingests `file` under a shared lock and publishes it as `<target>/<fileName>` (id = fileName without its extension). */
+export async function backupInto(store: Store, file: string, target: string, fileName: string, plan: ChunkPlan) {
+  const lock = await store.lockShared('test backup');
+  try {
+    const ingest = await store.ingestFile(file, plan);
+    const snap = await store.publish(target, fileName, manifestFor(target, fileName.replace(/\.[^.]+$/, '')), ingest);
+    return { ingest, snap };
+  } finally {
+    await lock.release();
+  }
 }
 
-/** Restores backup `id` with `restore --from ID --to <dir>/<id>.duckdb --yes --json` and returns the CLI result and the file. */
-export function restoreTo(p: Project, id: string, dir: string, env: Record<string, string> = {}) {
-  const dest = path.join(dir, `${id}.duckdb`);
-  const r = runCli(['restore', 'production', '--from', id, '--to', dest, '--yes', '--json'], { cwd: p.dir, env });
-  return { r, dest };
+export const findSnap = (snaps: StoreSnapshot[], fileName: string) => {
+  const s = snaps.find((x) => x.fileName === fileName);
+  if (!s) throw new Error(`no snapshot ${fileName} among ${snaps.map((x) => x.fileName).join(', ')}`);
+  return s;
+};
+
+export interface StoreChild { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+
+/** Runs test/helpers/store-child.js (against dist/) with `args` and extra environment (e.g. DBGUARD_TEST_FAIL_AT). */
+export function runStoreChild(args: string[], env: Record<string, string> = {}): StoreChild {
+  const child = spawn(process.execPath, [STORE_CHILD, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => out, stderr: () => err, exit };
 }
 
-/** Per-table rows and fingerprints as a manifest records them. */
-export const recorded = (m: Manifest) => Object.fromEntries(m.tables.map((t) => [`${t.schema}.${t.name}`, { rows: t.rows, fingerprint: t.fingerprint }]));
-
-/** Asserts that `file` holds exactly the rows backup `m` recorded (every table's rows and content fingerprint). */
-export async function expectRows(file: string, m: Manifest): Promise<void> {
-  expect(await contentOf(file)).toEqual(recorded(m));
+/** Every file under `dir`, recursively, as sorted `/`-separated relative paths ([] when `dir` does not exist). */
+export function treeOf(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    let entries: fs.Dirent[];
+    try { entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else out.push(r);
+    }
+  };
+  walk('');
+  return out.sort();
 }

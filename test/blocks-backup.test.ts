@@ -12,7 +12,7 @@ import { backupTarget } from '../src/ops/backup';
 import { contentOf, filesIn, flipByte, makeProject, manualClock, type Project } from './helpers/backup';
 import { runCli, runCliAsync } from './helpers/cli';
 import { createMusicDb, execSql, tempDir } from './helpers/db';
-import { blocksOf, expectRows, packsOf, restoreTo, storeDir, storeManifest } from './helpers/store';
+import { blocksOf, expectRows, packsOf, restoreTo, storeDir, storeManifest } from './helpers/blocks';
 
 const BLOCKS = { storage: { format: 'blocks', plain: 1 } };
 const day = (n: number) => new Date(2024, 0, 1 + n, 2, 0, 0);
