@@ -12,7 +12,7 @@ import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, refuseSymlink } from '../storage/move-aside';
 import { commitReplacement, discardReplacement, ownerOf, prepareReplacement, type Prepared } from '../storage/place';
 import { prepareFromBackup } from './backup-source';
-import { plainUsable } from './store-access';
+import { plainUsable, snapshotOf } from './store-access';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { checkDatabase } from './check';
 import type { ProgressFn } from './progress';
@@ -189,12 +189,21 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     // A plain file is verified where it lies. A store backup is verified by its dry run
     // (every block present and hashing right), or by materialising it beside the target
     // and reading that copy in full before the swap: the bytes checked are the bytes placed.
-    const fromPlain = plainUsable(chosen);
-    if (fromPlain || opts.dryRun) {
-      const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts: fromPlain ? 'plain' : 'store', waitMs: opts.waitMs });
+    let fromPlain = plainUsable(chosen);
+    const verify = async (parts: 'plain' | 'store') => {
+      const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts, waitMs: opts.waitMs });
       // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
       if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
-      if (!v.ok) throw failed(v);
+      return v;
+    };
+    if (fromPlain || opts.dryRun) {
+      const v = await verify(fromPlain ? 'plain' : 'store');
+      if (!v.ok && fromPlain && snapshotOf(chosen)) {
+        // the same backup is also in the store: a damaged plain file is not a damaged backup
+        log.warn({ target, id: chosen.id, reason: v.findings.map((f) => f.message).join('; ') }, 'the plain file failed verification; restoring from the store copy');
+        fromPlain = false;
+        if (opts.dryRun) { const s = await verify('store'); if (!s.ok) throw failed({ ...s, findings: [...v.findings, ...s.findings] }); }
+      } else if (!v.ok) throw failed(v);
     }
     // the restored file is what the backup is; side files at dest are named by the same engine
     const engine = engineOfBackup(chosen) ?? engineOf(config, target, dest).engine;
@@ -205,7 +214,7 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
-    const prepared = await prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) });
+    const prepared = await prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) });
     if (prepared.fromStore) {
       let findings: Finding[];
       try {
