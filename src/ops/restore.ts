@@ -53,6 +53,8 @@ export interface RestoreResult extends RestorePlan {
   dryRun: boolean;
   /** Folder holding the replaced files, or null when nothing was replaced. */
   safetyCopy: string | null;
+  /** Milliseconds per step: verify (a plain file), prepare (copy or write from the store), read (a store copy's full read), place, check. */
+  phases: Record<string, number>;
   tables: TableCount[];
   findings: Finding[];
 }
@@ -175,6 +177,8 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'restore'), opts.waitMs ?? 0, opts.signal);
   try {
     const chosen = candidates[0]!;
+    const phases: Record<string, number> = {};
+    const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => { const t0 = Date.now(); try { return await fn(); } finally { phases[name] = (phases[name] ?? 0) + Date.now() - t0; } };
     await pausepoint('restore-verify', opts.signal);
     const failed = (v: VerifyResult) => {
       const reason = v.findings.map((f) => f.message).join('; ');
@@ -197,7 +201,7 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
       return v;
     };
     if (fromPlain || opts.dryRun) {
-      const v = await verify(fromPlain ? 'plain' : 'store');
+      const v = await timed('verify', () => verify(fromPlain ? 'plain' : 'store'));
       if (!v.ok && fromPlain && snapshotOf(chosen)) {
         // the same backup is also in the store: a damaged plain file is not a damaged backup
         log.warn({ target, id: chosen.id, reason: v.findings.map((f) => f.message).join('; ') }, 'the plain file failed verification; restoring from the store copy');
@@ -208,17 +212,17 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     // the restored file is what the backup is; side files at dest are named by the same engine
     const engine = engineOfBackup(chosen) ?? engineOf(config, target, dest).engine;
     const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, source: fromPlain ? 'plain' : 'store', createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
-    const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[] };
+    const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[], phases };
     await assertNotInUse(dest, `dbguard restore ${target}`, engine);
     if (opts.dryRun) return { ...base, ok: true, safetyCopy: null };
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
-    const prepared = await prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) });
+    const prepared = await timed('prepare', () => prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) }));
     if (prepared.fromStore) {
       let findings: Finding[];
       try {
-        findings = await contentFindings(chosen, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress });
+        findings = await timed('read', () => contentFindings(chosen, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress }));
       } catch (err) {
         discardReplacement(prepared);
         throw err;
@@ -227,8 +231,8 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
       if (opts.signal?.aborted || verificationInterrupted(v)) { discardReplacement(prepared); throw interrupted(); }
       if (!v.ok) { discardReplacement(prepared); throw failed(v); }
     }
-    const { aside } = await replaceDatabase(prepared, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal);
-    const after = await checkDatabase(target, dest, { quick: true, engine });
+    const { aside } = await timed('place', () => replaceDatabase(prepared, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal));
+    const after = await timed('check', () => checkDatabase(target, dest, { quick: true, engine }));
     log.info({ target, from: chosen.id, path: dest, safetyCopy: aside, ok: after.ok }, 'restore finished');
     return { ...base, ok: after.ok, safetyCopy: aside, tables: after.tables.map(({ schema, name, rows }) => ({ schema, name, rows })), findings: after.findings };
   } catch (err) {
