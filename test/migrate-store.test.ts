@@ -119,4 +119,21 @@ describe('migrate-store', () => {
       p.cleanup();
     }
   });
+
+  test('back in files format, rotation still removes old store backups (and keeps the newest valid)', async () => {
+    const { p, ids } = await plainHistory();
+    try {
+      expect(runCli(['migrate-store', 'production'], { cwd: p.dir }).code).toBe(0);
+      writeConfig(p.dir, { keep: 2 });
+      const r = runCli(['backup', 'production', '--json'], { cwd: p.dir });
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(r.json.backups[0].location).toBe('plain');
+      expect(r.json.backups[0].removed.sort()).toEqual([ids[0], ids[1]].sort());
+      const listed = runCli(['list', 'production', '--json'], { cwd: p.dir }).json.backups;
+      expect(listed.map((b: any) => [b.id, b.location])).toEqual([[r.json.backups[0].id, 'plain'], [ids[2], 'plain+store']]);
+      expect(fs.readdirSync(path.join(storeDir(p), 'snapshots', 'production')).filter((f) => f.endsWith('.json'))).toEqual([`${ids[2]}.duckdb.json`]);
+    } finally {
+      p.cleanup();
+    }
+  });
 });

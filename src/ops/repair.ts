@@ -22,7 +22,7 @@ import { notRunError } from './worker-errors';
 import { sideFilesOf } from './side-files';
 import type { ProgressFn } from './progress';
 import { verificationInterrupted } from './restore';
-import { contentFindings, verifyBackup } from './verify';
+import { verifyBackup } from './verify';
 import { prepareFromBackup } from './backup-source';
 import { plainUsable } from './store-access';
 
@@ -173,7 +173,7 @@ async function recover(config: Config, target: string, engine: Engine, file: str
   // Every placement: a prepared, fsynced file with the damaged file's owner and mode, renamed over the target.
   const place = (prepared: Prepared) => { aborted(); commitReplacement(prepared, existing, quarantine); };
 
-  /** A store backup, materialised beside the target and read in full there before it is placed; false when it is damaged. */
+  /** A store backup, materialised beside the target (every block and the whole sha256 checked: the bytes validated at backup time) and placed; false when it is damaged. */
   const placeFromStore = async (entry: BackupEntry): Promise<boolean> => {
     let prepared;
     try {
@@ -183,15 +183,6 @@ async function recover(config: Config, target: string, engine: Engine, file: str
       if (err instanceof IntegrityError && !opts.signal?.aborted) return false;
       throw err;
     }
-    let findings;
-    try {
-      findings = await contentFindings(entry, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress });
-      aborted();
-    } catch (err) {
-      discardReplacement(prepared);
-      throw err;
-    }
-    if (findings.length) { discardReplacement(prepared); return false; }
     try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
     return true;
   };

@@ -16,7 +16,7 @@ import { plainUsable, snapshotOf } from './store-access';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { checkDatabase } from './check';
 import type { ProgressFn } from './progress';
-import { contentFindings, verifyBackup, type VerifyResult } from './verify';
+import { verifyBackup, type VerifyResult } from './verify';
 
 export interface RestoreOptions {
   /** A backup id or "latest" (default). */
@@ -190,9 +190,9 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
         'backup-damaged',
       );
     };
-    // A plain file is verified where it lies. A store backup is verified by its dry run
-    // (every block present and hashing right), or by materialising it beside the target
-    // and reading that copy in full before the swap: the bytes checked are the bytes placed.
+    // A plain file is verified where it lies (sha256, full read). A store backup is verified
+    // by writing it beside the target, every block and the whole sha256 checked (a dry run
+    // checks its blocks in the store): the bytes checked are the bytes placed.
     let fromPlain = plainUsable(chosen);
     const verify = async (parts: 'plain' | 'store') => {
       const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts, waitMs: opts.waitMs });
@@ -218,19 +218,14 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
-    const prepared = await timed('prepare', () => prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) }));
-    if (prepared.fromStore) {
-      let findings: Finding[];
-      try {
-        findings = await timed('read', () => contentFindings(chosen, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress }));
-      } catch (err) {
-        discardReplacement(prepared);
+    const prepared = await timed('prepare', () => prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) }))
+      .catch((err) => {
+        // a damaged or missing block fails this backup like a failed verification: name the next older one
+        if (err instanceof IntegrityError && !opts.signal?.aborted) throw failed({ target, id: chosen.id, file: chosen.file, ok: false, durationMs: 0, findings: [{ severity: 'error', code: err.code, message: err.message, hint: err.hint }] });
         throw err;
-      }
-      const v: VerifyResult = { target, id: chosen.id, file: chosen.file, ok: findings.length === 0, findings, durationMs: 0 };
-      if (opts.signal?.aborted || verificationInterrupted(v)) { discardReplacement(prepared); throw interrupted(); }
-      if (!v.ok) { discardReplacement(prepared); throw failed(v); }
-    }
+      });
+    // A copy from the store needs no second read: every block matched its hash and the whole
+    // file its manifest's sha256, so these are the very bytes validated when the backup was made.
     const { aside } = await timed('place', () => replaceDatabase(prepared, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal));
     const after = await timed('check', () => checkDatabase(target, dest, { quick: true, engine }));
     log.info({ target, from: chosen.id, path: dest, safetyCopy: aside, ok: after.ok }, 'restore finished');
