@@ -43,8 +43,10 @@ describe('migrate-store', () => {
       expect(dry.json.targets[0].converted.map((c: any) => c.id).sort()).toEqual([...ids].sort());
       expect(fs.existsSync(storeDir(p))).toBe(false);
 
+      expect(dry.json.targets[0].converted.find((c: any) => c.id === ids[2]).to).toBe('plain+store');
       const r = runCli(['migrate-store', 'production', '--json'], { cwd: p.dir });
       expect([r.code, r.stderr]).toEqual([0, '']);
+      expect({ skipped: r.json.targets[0].skipped, converted: r.json.targets[0].converted.map((c: any) => [c.id, c.to]).sort() }).toEqual({ skipped: [], converted: [[ids[0], 'store'], [ids[1], 'store'], [ids[2], 'plain+store']].sort() });
       expect(plainFiles(p)).toEqual([`${ids[2]}.duckdb`]);
       const listed = runCli(['list', 'production', '--json'], { cwd: p.dir }).json.backups;
       expect(listed.map((b: any) => [b.id, b.location])).toEqual([[ids[2], 'plain+store'], [ids[1], 'store'], [ids[0], 'store']]);

@@ -62,7 +62,9 @@ export async function migrateStore(config: Config, selector: string | undefined,
     for (const e of todo.filter((x) => x.status !== 'valid')) result.skipped.push({ id: e.id, reason: `${e.status}: only valid backups are converted` });
     const valid = todo.filter((e) => e.status === 'valid');
     if (opts.dryRun) {
-      for (const e of valid) result.converted.push({ id: e.id, from: e.location, to: opts.to === 'blocks' ? 'store' : 'plain' });
+      // as demotePlain will decide: the newest `plain` backups with a plain file keep it
+      const keepsPlain = new Set(entries.filter((e) => e.location !== 'store' && !e.future).slice(0, config.storage.plain).map((e) => e.id));
+      for (const e of valid) result.converted.push({ id: e.id, from: e.location, to: opts.to === 'files' ? 'plain' : keepsPlain.has(e.id) ? 'plain+store' : 'store' });
       continue;
     }
     if (!valid.length && opts.to === 'files') continue;
@@ -79,12 +81,12 @@ export async function migrateStore(config: Config, selector: string | undefined,
           } catch (err) {
             throw stoppedAt(target, e, result, err);
           }
-          if (typeof done === 'string') result.skipped.push({ id: e.id, reason: done });
-          else result.converted.push({ id: e.id, from: e.location, to: done });
+          if ('skipped' in done) result.skipped.push({ id: e.id, reason: done.skipped });
+          else result.converted.push({ id: e.id, from: e.location, to: done.to });
         }
         if (opts.to === 'blocks') {
           const demotion = demotePlain(repo, target, config.storage.plain, log);
-          for (const c of result.converted) if (!demotion.demoted.includes(c.id)) c.to = 'plain+store';
+          for (const c of result.converted) c.to = demotion.demoted.includes(c.id) ? 'store' : 'plain+store';
           // a plain file beyond `plain` whose snapshot was published earlier goes too
           for (const id of demotion.demoted) if (!result.converted.some((c) => c.id === id)) result.converted.push({ id, from: 'plain+store', to: 'store' });
           if (demotion.failed.length) {
@@ -104,13 +106,16 @@ export async function migrateStore(config: Config, selector: string | undefined,
   return out;
 }
 
-/** Plain → store: ingest (its read gives the sha256, compared with the manifest's), publish, check every block. Returns the new location, or why it was skipped. */
-async function intoStore(store: Store, repo: BackupRepository, e: BackupEntry, opts: MigrateOptions): Promise<BackupEntry['location'] | string> {
+/** What became of one backup: its new location, or why it was left as it was. */
+type Outcome = { to: BackupEntry['location'] } | { skipped: string };
+
+/** Plain → store: ingest (its read gives the sha256, compared with the manifest's), publish, check every block. Returns the new location, or why it was skipped (never a throw for that). */
+async function intoStore(store: Store, repo: BackupRepository, e: BackupEntry, opts: MigrateOptions): Promise<Outcome> {
   const m = e.manifest!;
   const engine = engineOfBackup(e);
   const plan = engine ? chunkPlanOf(engine, e.file) : DEFAULT_CHUNK_PLAN;
   const ingest = await store.ingestFile(e.file, plan, { signal: opts.signal });
-  if (ingest.sha256 !== m.sha256) return `its sha256 ${ingest.sha256.slice(0, 12)}… differs from the manifest's ${m.sha256.slice(0, 12)}… (the file changed after it was written); run dbguard verify --id ${e.id}`;
+  if (ingest.sha256 !== m.sha256) return { skipped: `its sha256 ${ingest.sha256.slice(0, 12)}… differs from the manifest's ${m.sha256.slice(0, 12)}… (the file changed after it was written); run dbguard verify --id ${e.id}` };
   failpoint('migrate-publish', e.file);
   const snap = await store.publish(e.target, `${e.id}${e.name.ext}`, m, ingest);
   const listed = { ...e, location: 'plain+store' as const, snapshot: { ...snap, name: e.name } };
@@ -119,16 +124,16 @@ async function intoStore(store: Store, repo: BackupRepository, e: BackupEntry, o
     await store.removeSnapshot(snap);
     throw new IntegrityError(`${e.id}: the store copy failed its check right after it was written: ${findings[0]!.message}`, `the plain file ${e.file} is unchanged; run dbguard verify --all, then try again`, 'store-damaged');
   }
-  return 'plain+store';
+  return { to: 'plain+store' };
 }
 
 /** Store → plain: materialise (sha256 checked), publish the plain file and manifest, then remove the snapshot. A backup already in both places only loses its snapshot once its plain file matches. */
-async function outOfStore(store: Store, repo: BackupRepository, e: BackupEntry, opts: MigrateOptions): Promise<BackupEntry['location'] | string> {
+async function outOfStore(store: Store, repo: BackupRepository, e: BackupEntry, opts: MigrateOptions): Promise<Outcome> {
   const snap = snapshotOf(e)!;
   const { store: _part, ...manifest } = snap.manifest as Manifest & { store?: unknown };
   if (e.location === 'plain+store') {
     const sha = await sha256File(e.file, opts.signal);
-    if (sha !== manifest.sha256 || e.plainStatus !== 'valid') return `its plain file ${e.file} does not match its manifest; kept in the store`;
+    if (sha !== manifest.sha256 || e.plainStatus !== 'valid') return { skipped: `its plain file ${e.file} does not match its manifest; kept in the store` };
   } else {
     const tmp = repo.tempOf(e.id);
     try {
@@ -141,7 +146,7 @@ async function outOfStore(store: Store, repo: BackupRepository, e: BackupEntry, 
     }
   }
   await store.removeSnapshot(snap);
-  return 'plain';
+  return { to: 'plain' };
 }
 
 /** The error of a migration that stopped at backup `e`: says which backup, what is done, and that every backup is still whole. */
