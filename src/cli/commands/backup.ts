@@ -85,14 +85,15 @@ function printResult(ctx: CliContext, r: BackupResult) {
   const c = ctx.out;
   const mbs = r.bytes / 1024 / 1024 / Math.max(0.001, ((r.phases.copy ?? 0) + (r.phases.checkpoint ?? 0)) / 1000);
   const status = r.status === 'valid' ? c.green('valid') : c.red('INVALID (stored with --allow-damaged; never restored or counted)');
-  ctx.print(`${c.bold(r.target)}  ${path.relative(ctx.cwd, r.file) || r.file}  ${status}`);
+  const where = r.location === 'store' ? `${r.id} (in the store, no plain file)` : path.relative(ctx.cwd, r.file) || r.file;
+  ctx.print(`${c.bold(r.target)}  ${where}  ${status}`);
   ctx.print(`  ${formatBytes(r.bytes)}, ${r.tables.length} tables, ${formatCount(r.rows)} rows, ${formatDuration(r.durationMs)} (copy ${formatDuration(r.phases.copy ?? 0)} at ${mbs.toFixed(0)} MB/s, validation ${formatDuration(r.phases.validate ?? 0)})`);
   if (r.consistency === 'live') {
     ctx.print(`  live copy: the database was held by another process; fenced at header iteration ${r.headerIteration}, ${r.attempts} attempt(s)`);
   } else if (r.lockHeldMs !== undefined) {
     ctx.print(`  locked copy: ${engineNamed(r.engine)?.label ?? r.engine}'s shared lock held for ${formatDuration(r.lockHeldMs)}`);
   }
-  if (r.store) ctx.print(`  in the store: ${r.store.blocks} blocks, ${r.store.newBlocks} new (${formatBytes(r.store.newBytes)}), ${r.store.reusedBlocks} already stored${r.location === 'store' ? '; no plain file (storage.plain is 0)' : ''}`);
+  if (r.store) ctx.print(`  in the store: ${r.store.blocks} blocks, ${r.store.newBlocks} new (${formatBytes(r.store.newBytes)}), ${r.store.reusedBlocks} already stored`);
   if (r.demoted.length) ctx.print(`  now only in the store: ${r.demoted.join(', ')}`);
   if (r.cleaned.length) ctx.print(`  cleaned up ${r.cleaned.length} temporary file(s) of an interrupted run`);
   if (r.removed.length) ctx.print(`  rotation removed ${r.removed.length}: ${r.removed.join(', ')}`);
