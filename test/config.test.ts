@@ -194,6 +194,15 @@ describe('environment overrides', () => {
     expect(err.message).toBe('keep must be a whole number ≥ 1 (got "abc") in environment variable DBGUARD_KEEP');
   });
 
+  test('DBGUARD_STORAGE_FORMAT and DBGUARD_STORAGE_PLAIN override storage; a bad value names the variable', () => {
+    const c = loadConfig({ cwd: folder({ storage: { format: 'files', plain: 3 } }), env: { DBGUARD_STORAGE_FORMAT: 'blocks', DBGUARD_STORAGE_PLAIN: '0' } });
+    expect(c.storage).toEqual({ format: 'blocks', plain: 0 });
+    expect(loadConfig({ cwd: folder(), env: { DBGUARD_STORAGE_FORMAT: 'blocks' } }).storage).toEqual({ format: 'blocks', plain: 1 });
+    const err = configError({ cwd: folder(), env: { DBGUARD_STORAGE_FORMAT: 'chunks' } });
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/^storage\.format must be "files" .* \(got "chunks"\) in environment variable DBGUARD_STORAGE_FORMAT$/);
+  });
+
   test('an invalid DBGUARD_HTTP_PORT names the variable', () => {
     const err = configError({ cwd: folder(), env: { DBGUARD_HTTP_PORT: '70000' } });
     expect(err.message).toBe('http.port must be a port number 0–65535 (got 70000) in environment variable DBGUARD_HTTP_PORT');

@@ -13,7 +13,7 @@ import { databaseFiles, keepAside, newAsideFolder, refuseSymlink, removeOriginal
 import { adoptReplacement, commitReplacement, discardReplacement, type FileOwner, ownerOf, type Prepared, prepareReplacement, tempNameFor } from '../storage/place';
 import { unfinishedRepairs } from '../storage/quarantine';
 import { afterQuarantine, writeRecord } from './repair-record';
-import { BackupRepository } from '../storage/repository';
+import { BackupRepository, type BackupEntry } from '../storage/repository';
 import type { TargetCheck } from './check';
 import { checkHealth } from './health';
 import { describeLost, SCHEMA_CODES } from './schema-findings';
@@ -23,6 +23,8 @@ import { sideFilesOf } from './side-files';
 import type { ProgressFn } from './progress';
 import { verificationInterrupted } from './restore';
 import { verifyBackup } from './verify';
+import { prepareFromBackup } from './backup-source';
+import { plainUsable } from './store-access';
 
 export type Strategy = 'auto' | 'salvage' | 'restore' | 'recreate';
 
@@ -171,14 +173,33 @@ async function recover(config: Config, target: string, engine: Engine, file: str
   // Every placement: a prepared, fsynced file with the damaged file's owner and mode, renamed over the target.
   const place = (prepared: Prepared) => { aborted(); commitReplacement(prepared, existing, quarantine); };
 
+  /** A store backup, materialised beside the target (every block and the whole sha256 checked: the bytes validated at backup time) and placed; false when it is damaged. */
+  const placeFromStore = async (entry: BackupEntry): Promise<boolean> => {
+    let prepared;
+    try {
+      prepared = await prepareFromBackup(config.backupDir, entry, file, owner, { signal: opts.signal, fromStore: true });
+    } catch (err) {
+      // a damaged block is this backup's problem: try the next older one; anything else stops the repair
+      if (err instanceof IntegrityError && !opts.signal?.aborted) return false;
+      throw err;
+    }
+    try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+    return true;
+  };
+
   const tryRestore = async (): Promise<string | undefined> => {
     const skipped: string[] = [];
     for (const entry of repo.list(target).filter((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing))) {
-      const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
-      aborted();
-      if (verificationInterrupted(v)) throw new InterruptedError(`repair of ${target} interrupted while verifying backup ${entry.id}`);
-      if (!v.ok) { skipped.push(entry.id); continue; }
-      place(await prepareReplacement(entry.file, file, owner));
+      let ok = false;
+      if (plainUsable(entry)) {
+        const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress, parts: 'plain' });
+        aborted();
+        if (verificationInterrupted(v)) throw new InterruptedError(`repair of ${target} interrupted while verifying backup ${entry.id}`);
+        if (v.ok) { place(await prepareReplacement(entry.file, file, owner)); ok = true; }
+      }
+      // a store copy of the same backup stands in for a damaged plain file
+      if (!ok && entry.snapshot) ok = await placeFromStore(entry);
+      if (!ok) { skipped.push(entry.id); continue; }
       result.details.skippedBackups = skipped;
       return entry.id;
     }
@@ -309,6 +330,7 @@ async function schemaFor(config: Config, target: string, repo: BackupRepository,
   if (configured) return { sql: fs.readFileSync(configured, 'utf8'), from: configured };
   for (const e of repo.list(target).filter((x) => x.status === 'valid')) {
     if (e.manifest?.ddl?.length) return { sql: e.manifest.ddl.join('\n'), from: `the manifest of backup ${e.id}` };
+    if (!plainUsable(e)) continue; // a store-only backup without DDL in its manifest: no file to read it from
     try {
       const ddl = await (engineOfBackup(e) ?? engine).ddl(e.file);
       return { sql: ddl.join('\n'), from: `backup ${e.id}` };

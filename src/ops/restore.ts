@@ -10,7 +10,9 @@ import { engineOf, engineOfBackup } from './engine-of';
 import { pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, refuseSymlink } from '../storage/move-aside';
-import { commitReplacement, discardReplacement, ownerOf, prepareReplacement } from '../storage/place';
+import { commitReplacement, discardReplacement, ownerOf, prepareReplacement, type Prepared } from '../storage/place';
+import { prepareFromBackup } from './backup-source';
+import { plainUsable, snapshotOf } from './store-access';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { checkDatabase } from './check';
 import type { ProgressFn } from './progress';
@@ -40,6 +42,8 @@ export interface RestorePlan {
   backupFile: string;
   createdAt: string;
   path: string;
+  /** Where the bytes come from: the plain file, or the store (materialised beside the target). */
+  source: 'plain' | 'store';
   /** Files that will move to pre-restore/ (the current database and its WALs). */
   replaces: string[];
 }
@@ -49,6 +53,8 @@ export interface RestoreResult extends RestorePlan {
   dryRun: boolean;
   /** Folder holding the replaced files, or null when nothing was replaced. */
   safetyCopy: string | null;
+  /** Milliseconds per step: verify (a plain file), prepare (copy or write from the store), read (a store copy's full read), place, check. */
+  phases: Record<string, number>;
   tables: TableCount[];
   findings: Finding[];
 }
@@ -109,8 +115,8 @@ export async function assertNotInUse(file: string, what: string, engine: Engine)
  * file is where) and no empty folder. Returns the folder (null when there
  * was nothing to keep).
  */
-export async function replaceDatabase(backupFile: string, dest: string, asideParent: string, target: string, now: Date, engine: Engine, signal?: AbortSignal): Promise<{ aside: string | null; moved: string[] }> {
-  const prepared = await prepareReplacement(backupFile, dest, ownerOf(dest));
+export async function replaceDatabase(backupFile: string | Prepared, dest: string, asideParent: string, target: string, now: Date, engine: Engine, signal?: AbortSignal): Promise<{ aside: string | null; moved: string[] }> {
+  const prepared = typeof backupFile === 'string' ? await prepareReplacement(backupFile, dest, ownerOf(dest)) : backupFile;
   let existing: string[];
   let aside: string | null;
   try {
@@ -171,31 +177,57 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'restore'), opts.waitMs ?? 0, opts.signal);
   try {
     const chosen = candidates[0]!;
+    const phases: Record<string, number> = {};
+    const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => { const t0 = Date.now(); try { return await fn(); } finally { phases[name] = (phases[name] ?? 0) + Date.now() - t0; } };
     await pausepoint('restore-verify', opts.signal);
-    const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress });
-    // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
-    if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
-    if (!v.ok) {
+    const failed = (v: VerifyResult) => {
       const reason = v.findings.map((f) => f.message).join('; ');
       log.warn({ target, id: chosen.id, reason }, 'backup failed verification');
       const older = candidates.find((e) => e.createdAt < chosen.createdAt) ?? repo.list(target).find((e) => e.status === 'valid' && e.createdAt < chosen.createdAt);
-      throw new IntegrityError(
+      return new IntegrityError(
         `backup ${chosen.id} failed verification, nothing was changed: ${reason}`,
         older ? `restore the next older valid backup: dbguard restore ${target} --from ${older.id}` : `no older valid backup exists; dbguard repair ${target} --strategy salvage may recover data from the damaged file`,
         'backup-damaged',
       );
+    };
+    // A plain file is verified where it lies (sha256, full read). A store backup is verified
+    // by writing it beside the target, every block and the whole sha256 checked (a dry run
+    // checks its blocks in the store): the bytes checked are the bytes placed.
+    let fromPlain = plainUsable(chosen);
+    const verify = async (parts: 'plain' | 'store') => {
+      const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts, waitMs: opts.waitMs });
+      // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
+      if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
+      return v;
+    };
+    if (fromPlain || opts.dryRun) {
+      const v = await timed('verify', () => verify(fromPlain ? 'plain' : 'store'));
+      if (!v.ok && fromPlain && snapshotOf(chosen)) {
+        // the same backup is also in the store: a damaged plain file is not a damaged backup
+        log.warn({ target, id: chosen.id, reason: v.findings.map((f) => f.message).join('; ') }, 'the plain file failed verification; restoring from the store copy');
+        fromPlain = false;
+        if (opts.dryRun) { const s = await verify('store'); if (!s.ok) throw failed({ ...s, findings: [...v.findings, ...s.findings] }); }
+      } else if (!v.ok) throw failed(v);
     }
     // the restored file is what the backup is; side files at dest are named by the same engine
     const engine = engineOfBackup(chosen) ?? engineOf(config, target, dest).engine;
-    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
-    const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[] };
+    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, source: fromPlain ? 'plain' : 'store', createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
+    const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[], phases };
     await assertNotInUse(dest, `dbguard restore ${target}`, engine);
     if (opts.dryRun) return { ...base, ok: true, safetyCopy: null };
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
-    const { aside } = await replaceDatabase(chosen.file, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal);
-    const after = await checkDatabase(target, dest, { quick: true, engine });
+    const prepared = await timed('prepare', () => prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) }))
+      .catch((err) => {
+        // a damaged or missing block fails this backup like a failed verification: name the next older one
+        if (err instanceof IntegrityError && !opts.signal?.aborted) throw failed({ target, id: chosen.id, file: chosen.file, ok: false, durationMs: 0, findings: [{ severity: 'error', code: err.code, message: err.message, hint: err.hint }] });
+        throw err;
+      });
+    // A copy from the store needs no second read: every block matched its hash and the whole
+    // file its manifest's sha256, so these are the very bytes validated when the backup was made.
+    const { aside } = await timed('place', () => replaceDatabase(prepared, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal));
+    const after = await timed('check', () => checkDatabase(target, dest, { quick: true, engine }));
     log.info({ target, from: chosen.id, path: dest, safetyCopy: aside, ok: after.ok }, 'restore finished');
     return { ...base, ok: after.ok, safetyCopy: aside, tables: after.tables.map(({ schema, name, rows }) => ({ schema, name, rows })), findings: after.findings };
   } catch (err) {

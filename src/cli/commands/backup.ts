@@ -65,6 +65,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
         target: r.target, id: r.id, file: r.file, engine: r.engine, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
         consistency: r.consistency, attempts: r.attempts, retries: r.retries, headerIteration: r.headerIteration ?? null, lockHeldMs: r.lockHeldMs ?? null,
+        location: r.location, demoted: r.demoted, ...(r.store ? { store: r.store } : {}),
         ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),
         ...(r.schemaLost ? { schemaLost: r.schemaLost } : {}),
         ...(r.rotationError ? { rotationError: r.rotationError, rotationFailed: r.rotationFailed ?? [] } : {}),
@@ -84,13 +85,16 @@ function printResult(ctx: CliContext, r: BackupResult) {
   const c = ctx.out;
   const mbs = r.bytes / 1024 / 1024 / Math.max(0.001, ((r.phases.copy ?? 0) + (r.phases.checkpoint ?? 0)) / 1000);
   const status = r.status === 'valid' ? c.green('valid') : c.red('INVALID (stored with --allow-damaged; never restored or counted)');
-  ctx.print(`${c.bold(r.target)}  ${path.relative(ctx.cwd, r.file) || r.file}  ${status}`);
+  const where = r.location === 'store' ? `${r.id} (in the store, no plain file)` : path.relative(ctx.cwd, r.file) || r.file;
+  ctx.print(`${c.bold(r.target)}  ${where}  ${status}`);
   ctx.print(`  ${formatBytes(r.bytes)}, ${r.tables.length} tables, ${formatCount(r.rows)} rows, ${formatDuration(r.durationMs)} (copy ${formatDuration(r.phases.copy ?? 0)} at ${mbs.toFixed(0)} MB/s, validation ${formatDuration(r.phases.validate ?? 0)})`);
   if (r.consistency === 'live') {
     ctx.print(`  live copy: the database was held by another process; fenced at header iteration ${r.headerIteration}, ${r.attempts} attempt(s)`);
   } else if (r.lockHeldMs !== undefined) {
     ctx.print(`  locked copy: ${engineNamed(r.engine)?.label ?? r.engine}'s shared lock held for ${formatDuration(r.lockHeldMs)}`);
   }
+  if (r.store) ctx.print(`  in the store: ${r.store.blocks} blocks, ${r.store.newBlocks} new (${formatBytes(r.store.newBytes)}), ${r.store.reusedBlocks} already stored`);
+  if (r.demoted.length) ctx.print(`  now only in the store: ${r.demoted.join(', ')}`);
   if (r.cleaned.length) ctx.print(`  cleaned up ${r.cleaned.length} temporary file(s) of an interrupted run`);
   if (r.removed.length) ctx.print(`  rotation removed ${r.removed.length}: ${r.removed.join(', ')}`);
   for (const p of r.problems) ctx.print(`  ${c.red('problem')} ${p}`);
