@@ -17,7 +17,8 @@ export interface HeldLock {
   release(): void;
 }
 
-const alive = (pid: number) => {
+/** True when `pid` runs on this host (EPERM: it runs, as another user). */
+export const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return true;
@@ -34,7 +35,8 @@ function readText(file: string): string | undefined {
   }
 }
 
-function parseLock(text: string | undefined): LockInfo | undefined {
+/** The LockInfo in a lock file's text, or undefined when unreadable. */
+export function parseLock(text: string | undefined): LockInfo | undefined {
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as LockInfo;
@@ -53,7 +55,7 @@ const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
  * Falls back to an O_EXCL create where hard links are not supported.
  * Returns false when the file already exists.
  */
-function createExclusive(file: string, text: string): boolean {
+export function createExclusive(file: string, text: string): boolean {
   const tmp = `${file}.${process.pid}.new`;
   try {
     fs.writeFileSync(tmp, text, { mode: 0o600 });
@@ -111,7 +113,7 @@ function sweepDeadTemps(file: string): void {
  * same stale lock at once). Returns without removing anything while another
  * run holds the mutex.
  */
-function removeStale(file: string, staleText: string | undefined): void {
+export function removeStale(file: string, staleText: string | undefined): void {
   const mutex = `${file}.takeover`;
   if (!createExclusive(mutex, String(process.pid))) {
     // Another run is taking over right now. Only if it died inside this
