@@ -51,7 +51,9 @@ const canRead = (p: string) => { try { fs.accessSync(p, fs.constants.R_OK); retu
  * targets use has its library or tools (Engine.doctor: the DuckDB binding
  * loads, gdbmtool is installed…; the first registered engine when the config
  * does not load), the config, each database path, the backup folder and its
- * free space (at least 2 × the largest database). Read-only: creates nothing.
+ * free space (at least 2 × the largest database), and the remote when one is
+ * configured (bucket, credentials, DBGUARD_REMOTE_KEY, another tool's
+ * objects; remote/open.ts probeRemote). Read-only: creates nothing.
  */
 export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
   const items: DoctorItem[] = [];
@@ -107,6 +109,13 @@ export async function doctor(opts: LoadOptions): Promise<DoctorReport> {
     add('disk space', free >= need, `${free} bytes free in ${backupBase}; ${need} needed (2 × the largest database)`, 'free space on that disk or point backupDir to a larger one');
   } catch (err) {
     add('disk space', false, `cannot measure free space of ${backupBase}: ${errorMessage(err)}`, 'check that the backup folder is on a mounted disk', true);
+  }
+  if (config.remote) {
+    // loaded only when a remote is configured: the S3 SDK costs every other command ~150 ms of start-up
+    const { probeRemote } = await import('../remote/open');
+    const probe = await probeRemote(config.remote, opts.env ?? process.env);
+    if (probe.kind === 'config') setupChecks.add('remote');
+    add('remote', probe.ok, probe.detail, probe.fix);
   }
   return { ok: items.every((i) => i.ok), items, exitCode: exitCodeOf(items) };
 }
