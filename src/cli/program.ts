@@ -54,6 +54,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--latest', 'the newest valid backup of each target (default)')
     .option('--all', 'every backup')
     .option('--id <id>', 'one backup, e.g. production_data_20240115_020000')
+    .option('--read-data', 'store backups: also write each into a temporary file and read it in full with the engine')
     .option('--wait <duration>', 'wait for a running dbguard on the same target')
     .action((targets, opts) => dispatch(() => require('./commands/verify'), [targets, opts]));
 
@@ -66,6 +67,13 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--dry-run', 'show what would be removed and why, remove nothing')
     .option('--wait <duration>', 'wait for a running dbguard on the same target')
     .action((targets, opts) => dispatch(() => require('./commands/prune'), [targets, opts]));
+
+  cmd('migrate-store', 'convert plain backups into the deduplicated store (--to blocks) and back (--to files), verifying each')
+    .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
+    .option('--to <format>', 'blocks (into the store, the default) or files (back to plain files)')
+    .option('--dry-run', 'show what would be converted, change nothing')
+    .option('--wait <duration>', 'wait for a running dbguard on the same target')
+    .action((targets, opts) => dispatch(() => require('./commands/migrate-store'), [targets, opts]));
 
   cmd('restore', 'put a verified backup in place (the current file moves to pre-restore/)')
     .argument('[target]', 'one target (default: $ENVIRONMENT)')

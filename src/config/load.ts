@@ -120,6 +120,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     raw.http = { ...raw.http, port: numberFromEnv(env.DBGUARD_HTTP_PORT) };
     envSources.set('http.port', 'DBGUARD_HTTP_PORT');
   }
+  if (env.DBGUARD_STORAGE_FORMAT !== undefined || env.DBGUARD_STORAGE_PLAIN !== undefined) {
+    const storage = isObject(raw.storage) ? { ...raw.storage } : {};
+    if (env.DBGUARD_STORAGE_FORMAT !== undefined) { storage.format = env.DBGUARD_STORAGE_FORMAT; envSources.set('storage.format', 'DBGUARD_STORAGE_FORMAT'); }
+    if (env.DBGUARD_STORAGE_PLAIN !== undefined) { storage.plain = numberFromEnv(env.DBGUARD_STORAGE_PLAIN); envSources.set('storage.plain', 'DBGUARD_STORAGE_PLAIN'); }
+    raw.storage = storage;
+  }
   if (isObject(raw.targets)) {
     for (const [name, t] of Object.entries(raw.targets)) {
       const variable = targetPathEnvName(name);

@@ -6,6 +6,7 @@ import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../co
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget, type BackupResult } from '../ops/backup';
+import { collectLocalStore } from '../ops/store-gc';
 import { repair } from '../ops/repair';
 import { checkHealth } from '../ops/health';
 import { futureBackupsFinding } from '../ops/list';
@@ -209,22 +210,40 @@ export class Daemon {
 
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
     try {
-      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') }));
+      return await this.collected(this.rotated(await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') })), signal);
     } catch (err) {
       if (!(err instanceof IntegrityError) || signal.aborted) throw err;
       this.alerter.notify(target, 'damage', 'backup', err.message);
       if (!this.config.autoRepair || !(await this.autoRepair(target, signal))) throw err;
-      return this.rotated(await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') }));
+      return await this.collected(this.rotated(await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') })), signal);
     }
   }
 
+  /**
+   * Blocks format: when rotation removed backups, their packs are freed at
+   * once if the store's exclusive lock is free (no backup ingesting, no
+   * restore reading); when it is busy the next backup or `dbguard prune`
+   * does it. A failed collect is logged, never the backup's failure.
+   */
+  private async collected(outcome: JobOutcome & { removed?: number }, signal: AbortSignal): Promise<JobOutcome> {
+    const { removed, ...rest } = outcome;
+    if (!removed || this.config.storage.format !== 'blocks' || signal.aborted) return rest;
+    try {
+      const r = await collectLocalStore(this.config, { signal });
+      if (r) this.log.info({ deletedPacks: r.deletedPacks.length, repackedPacks: r.repackedPacks.length, freedBytes: r.freedBytes }, 'store collected after rotation');
+    } catch (err) {
+      this.log.warn({ error: (err as Error).message }, 'store collect after rotation did not run; dbguard prune will do it');
+    }
+    return rest;
+  }
+
   /** The backup is published; a rotation that could not delete old ones is alerted and counted (they fill the disk). */
-  private rotated(r: BackupResult): JobOutcome {
+  private rotated(r: BackupResult): JobOutcome & { removed?: number } {
     if (r.rotationError) {
       this.metrics.rotationFailures.inc({ target: r.target });
       this.alerter.notify(r.target, 'failure', 'backup', `backup ${r.id} was published, but ${r.rotationError}`);
     }
-    return { backupId: r.id, bytes: r.bytes, rows: r.rows, consistency: r.consistency, attempts: r.attempts };
+    return { backupId: r.id, bytes: r.bytes, rows: r.rows, consistency: r.consistency, attempts: r.attempts, removed: r.removed.length };
   }
 
   private async checkJob(target: string, signal: AbortSignal): Promise<JobOutcome> {

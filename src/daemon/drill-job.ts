@@ -19,7 +19,7 @@ import { withOutcome } from './runner';
  * UsageError `no-backups`; a stop is InterruptedError.
  */
 export async function restoreDrill(config: Config, target: string, opts: { signal: AbortSignal; onProgress?: ProgressFn; onDamage(message: string): void }): Promise<{ backupId?: string }> {
-  const results = await verifyTargets(config, target, { latest: true }, { signal: opts.signal, onProgress: opts.onProgress });
+  const results = await verifyTargets(config, target, { latest: true }, { signal: opts.signal, onProgress: opts.onProgress, readData: true });
   if (opts.signal.aborted) throw new InterruptedError(`restore drill of ${target} cancelled`);
   const backupId = results[0]?.id || undefined;
   const bad = results.filter((r) => !r.ok);

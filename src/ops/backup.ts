@@ -2,14 +2,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
-import { BusyError, DbguardError, errorMessage, inUseError, IntegrityError, InterruptedError, StorageError, storageErrorFrom, windowsBusy } from '../core/errors';
+import { BusyError, DbguardError, errorMessage, IntegrityError, InterruptedError, StorageError, storageErrorFrom, windowsBusy } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock, type Logger, silentLogger } from '../core/types';
-import { EngineFailed, type Engine } from '../engines/engine';
-import { fsyncDir, fsyncFile } from '../storage/atomic';
+import { fsyncFile } from '../storage/atomic';
 import { sha256File } from '../storage/hash';
 import { acquireLock, type LockInfo } from '../storage/lock';
-import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
+import { manifestPath, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
+import type { IngestResult, Store, StoreLock } from '../storage/store';
+import { blocksFormat, chunkPlanOf, openLocalStore } from './store-access';
+import { demotePlain, publishBlocks, publishPlain } from './backup-publish';
 import { newBackupId } from '../storage/naming';
 import { BackupRepository } from '../storage/repository';
 import { schemaRules } from './health';
@@ -22,7 +24,7 @@ import { stableFileFindings } from './live-check';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
 import { dbguardVersion } from './version';
-import { notRunError } from './worker-errors';
+import { freeBytes, refuse, spaceNeeded, workerError } from './backup-checks';
 
 export interface BackupOptions {
   /** Overrides config `keep` for this run's rotation. */
@@ -81,37 +83,15 @@ export interface BackupResult {
   schemaLost?: string[];
   /** The old backups rotation could not delete, when that is why it failed. */
   rotationFailed?: RemovalFailure[];
+  /** Where the new backup is: `plain` (files format), `store` or `plain+store` (blocks format). */
+  location: 'plain' | 'store' | 'plain+store';
+  /** Blocks format: what the ingest added to the store. */
+  store?: { blocks: number; newBlocks: number; newBytes: number; reusedBlocks: number };
+  /** Blocks format: older backups whose plain file was removed (they stay in the store). */
+  demoted: string[];
 }
 
-/** Free space needed for a copy of `bytes`: the copy plus 10% and 16 MiB of headroom. */
-export const spaceNeeded = (bytes: number) => Math.ceil(bytes * 1.1) + 16 * 1024 * 1024;
-
-function workerError(err: unknown, target: string, file: string, engine: Engine): Error {
-  if (!(err instanceof EngineFailed)) return err as Error;
-  const f = err.failure;
-  // Ctrl-C on a terminal signals the whole process group: the worker dies of it too.
-  if (f.kind === 'crash' && /\bsignal SIG(INT|TERM|HUP)\b/.test(f.message)) return new InterruptedError(`backup of ${target} interrupted`).because(err);
-  if (f.kind === 'lock') {
-    return inUseError(file, f, 'stop that process, or retry with --wait 5m; dbguard needs a shared (read-only) open for a consistent copy', ', which holds it read-write').because(err);
-  }
-  // A full disk while copying or checkpointing the copy is the backup folder's problem, never the source's.
-  const notRun = notRunError(err, `backing up ${target} (${file})`);
-  if (notRun) return notRun;
-  return new IntegrityError(`${target}: ${engine.label} cannot read ${file}: ${f.message}`, `run dbguard check ${target}, then dbguard repair ${target}`).because(err);
-}
-
-function freeBytes(dir: string): number {
-  const s = fs.statfsSync(dir);
-  return Number(s.bavail) * Number(s.bsize);
-}
-
-function refuse(target: string, damage: string[]): IntegrityError {
-  return new IntegrityError(
-    `${target}: refusing to back up a damaged database: ${damage[0]}${damage.length > 1 ? ` (and ${damage.length - 1} more finding(s))` : ''}`,
-    `run dbguard check ${target} for details and dbguard repair ${target}; backing up damage would rotate good backups away (--allow-damaged stores the copy as invalid)`,
-    'source-damaged',
-  );
-}
+export { spaceNeeded };
 
 /**
  * Backs up one target: lock, clean leftovers, check the source file and its
@@ -152,7 +132,15 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
   if (lock.tookOverFrom) log.warn({ target, stale: lock.tookOverFrom }, 'took over a stale lock of a dead process');
   let tmp: string | undefined;
   let manifestWritten: string | undefined;
+  let store: Store | undefined;
+  let storeLock: StoreLock | undefined;
   try {
+    if (blocksFormat(config)) {
+      // shared: other targets' backups may ingest at once; only prune's collect excludes us
+      store = await openLocalStore(repo.dir, true);
+      const opened = store;
+      storeLock = await retryWhileBusy(() => opened.lockShared(`backup ${target}`), waitMs, opts.signal, waiting);
+    }
     const cleaned = repo.leftovers(target);
     for (const f of cleaned) fs.rmSync(f, { force: true, recursive: true });
     if (cleaned.length) log.warn({ target, cleaned }, 'removed temporary files of an earlier, interrupted run');
@@ -206,6 +194,13 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     // back; as soon as the file is final, fsync and sha256 run beside that read.
     let fileFinal!: () => void;
     const final = new Promise<void>((resolve) => (fileFinal = resolve));
+    let ingest: IngestResult | undefined;
+    // blocks format: the ingest's single read cuts, hashes and stores the blocks and gives the whole sha256
+    const hashOf = async (): Promise<string> => {
+      if (!store) return snap.sha256 !== undefined ? snap.sha256 : sha256File(tmpFile, opts.signal);
+      ingest = await store.ingestFile(tmpFile, chunkPlanOf(engine, tmpFile), { signal: opts.signal, onProgress: (d, t) => progress('store', d, t) });
+      return ingest.sha256;
+    };
     const [validated, sha256] = await timed('validate', () =>
       Promise.all([
         engine.validate(tmpFile, snap, { signal: opts.signal, log, onProgress: progress, onFinal: () => fileFinal() })
@@ -215,7 +210,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
           if (left.length) throw new IntegrityError(`${target}: the copy still has ${left.map((f) => path.basename(f)).join(', ')} after it was finalized`, `run dbguard check ${target}`);
           const t0 = Date.now();
           const [hash] = await Promise.all([
-            (snap.sha256 !== undefined ? Promise.resolve(snap.sha256) : sha256File(tmpFile, opts.signal)).finally(() => (phases.hash = Date.now() - t0)),
+            hashOf().finally(() => (phases.hash = Date.now() - t0)),
             fsyncFile(tmpFile, 0o600).finally(() => (phases.fsync = Date.now() - t0)),
           ]);
           return hash;
@@ -231,7 +226,8 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
 
     const file = repo.fileOf(id, engine.backupExtension(source));
     const bytes = fs.statSync(tmpFile).size;
-    await timed('publish', () => {
+    const plainToo = !store || config.storage.plain > 0;
+    await timed('publish', async () => {
       if (opts.signal?.aborted) throw new InterruptedError(`backup of ${target} interrupted`);
       if (fs.existsSync(file)) throw new StorageError(`${file} appeared while the backup ran`, 'another process writes to the backup folder; run again');
       const scans = new Map(validated.tables.map((t) => [`${t.schema}.${t.name}`, t]));
@@ -260,29 +256,30 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         host: os.hostname(),
         dbguardVersion: dbguardVersion(),
       };
-      // The manifest goes first and the rename of the data file publishes both:
-      // a crash in between leaves a manifest without data, which nothing lists
-      // and the next run removes, never a backup without its proof.
-      writeManifest(file, manifest);
       manifestWritten = manifestPath(file);
-      fs.renameSync(tmpFile, file);
+      if (store) await publishBlocks(store, repo, { target, tmpFile, file, fileName: path.basename(file), manifest, ingest: ingest!, plainToo });
+      else publishPlain(repo, tmpFile, file, manifest);
       tmp = undefined;
       manifestWritten = undefined;
-      fsyncDir(repo.dir);
     });
 
     let removed: string[] = [];
+    let demoted: string[] = [];
     let rotationError: string | undefined;
     let rotationFailed: RemovalFailure[] | undefined;
     if (status === 'valid') {
       // The new backup is published and valid; a failed rotation only leaves old ones
       // behind, but that fills the disk, so it is reported (exit 6, alert), never swallowed.
       try {
-        const rotated = applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now());
+        const demotion = store ? demotePlain(repo, target, config.storage.plain, log) : { demoted: [], failed: [] };
+        demoted = demotion.demoted;
+        const opened = store;
+        const rotated = await applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now(), false, opened && (async () => opened));
         removed = rotated.removed;
-        if (rotated.failed.length) {
-          rotationFailed = rotated.failed;
-          rotationError = removalError(target, rotated.failed, 'rotation').message;
+        const failedAll = [...demotion.failed, ...rotated.failed];
+        if (failedAll.length) {
+          rotationFailed = failedAll;
+          rotationError = removalError(target, failedAll, 'rotation').message;
         }
       } catch (err) {
         rotationError = `${target}: rotation failed: ${errorMessage(err)}`;
@@ -297,6 +294,9 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       phases, removed, cleaned, walIncluded: snap.sideFilesCopied, engine: engine.name, lockTakenOverFrom: lock.tookOverFrom, rotationError, rotationFailed,
       ...(schemaLost.length ? { schemaLost } : {}),
       consistency: live ? 'live' : 'locked', attempts: live?.attempts ?? 1, retries: live?.retries ?? [], headerIteration: live?.iteration, lockHeldMs: live ? undefined : snap.lockHeldMs,
+      location: store ? (plainToo ? 'plain+store' : 'store') : 'plain',
+      demoted,
+      ...(ingest ? { store: { blocks: ingest.blocks.length, newBlocks: ingest.newBlocks, newBytes: ingest.newBytes, reusedBlocks: ingest.reusedBlocks } } : {}),
     };
   } catch (err) {
     if (tmp) removeWithSideFiles(tmp, engine);
@@ -309,6 +309,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     if (err instanceof DbguardError) throw err;
     throw storageErrorFrom(err, repo.dir, 'writing a backup in') ?? err;
   } finally {
+    await storeLock?.release();
     lock.release();
   }
 }

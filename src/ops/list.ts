@@ -3,6 +3,7 @@ import { selectTargets } from '../config/targets';
 import type { Finding } from '../core/types';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { engineOfBackup } from './engine-of';
+import { localStoreExists, openLocalStore } from './store-access';
 
 /**
  * The warning for backups dated after the clock: they are listed last and
@@ -37,6 +38,28 @@ export interface ListedBackup {
   attempts: number | null;
   /** The engine that made the backup (manifest `engine.name`, else told from the file: "duckdb"…); null when unknown. */
   engine: string | null;
+  /** `plain` (a file in backupDir), `store` (only in the deduplicated store) or `plain+store`. */
+  location: BackupEntry['location'];
+}
+
+/** The local store's real size beside the sum of its backups' logical sizes. */
+export interface StoreUsage {
+  /** Bytes on disk: packs, indexes, block lists, manifests. */
+  storedBytes: number;
+  /** Sum of the store backups' file sizes. */
+  logicalBytes: number;
+  /** logicalBytes ÷ storedBytes (how many times the history would take as plain copies); null for an empty store. */
+  dedupRatio: number | null;
+  packs: number;
+  blocks: number;
+  snapshots: number;
+}
+
+/** The local store's usage, or null when there is no store under backupDir. Read-only; throws StorageError when the store cannot be read. */
+export async function storeUsage(config: Config): Promise<StoreUsage | null> {
+  if (!localStoreExists(config.backupDir)) return null;
+  const stats = await (await openLocalStore(config.backupDir)).stats();
+  return { ...stats, dedupRatio: stats.storedBytes > 0 ? stats.logicalBytes / stats.storedBytes : null };
 }
 
 /**
@@ -66,6 +89,7 @@ export function listBackups(config: Config, selector: string | undefined, env: N
       consistency: e.manifest ? e.manifest.consistency ?? 'locked' : null,
       attempts: e.manifest ? e.manifest.attempts ?? 1 : null,
       engine: e.manifest?.engine?.name ?? engineOfBackup(e)?.name ?? null,
+      location: e.location,
     }));
   });
   return { targets, backups, warnings };

@@ -6,7 +6,9 @@ import { retryWhileBusy } from '../core/retry';
 import { systemClock, type Clock } from '../core/types';
 import { selectTargets } from '../config/targets';
 import { acquireLock } from '../storage/lock';
-import { BackupRepository } from '../storage/repository';
+import { BackupRepository, type BackupEntry } from '../storage/repository';
+import type { Store, StoreLock } from '../storage/store';
+import { localStoreExists, openLocalStore, snapshotOf } from './store-access';
 import { retentionProtection } from './health';
 
 export interface PruneResult {
@@ -42,16 +44,18 @@ export function removalError(target: string, failed: RemovalFailure[], what: 'ro
 
 /**
  * Plans retention for one target's backups and, unless `dryRun`, removes
- * the backups the plan drops (data file, then manifest). Only files that
- * match the backup naming pattern are considered; invalid and incomplete
- * backups are never removed, nor the newest valid backup that still holds
- * a table or sequence the database has lost (see `retentionProtection`).
- * A backup that cannot be deleted is returned in `failed` (never swallowed)
- * and the others are still removed; `removed` lists only what is gone.
- * Throws StorageError only when the folder cannot be listed. Caller holds
- * the target lock.
+ * the backups the plan drops: a plain file (data file, then manifest) and a
+ * store snapshot (`store.removeSnapshot`, caller holds the store's shared
+ * lock; the store is opened only when a dropped backup is in it). Only
+ * files that match the backup naming pattern are considered; invalid and
+ * incomplete backups are never removed, nor the newest valid backup that
+ * still holds a table or sequence the database has lost (see
+ * `retentionProtection`). A backup that cannot be deleted is returned in
+ * `failed` (never swallowed) and the others are still removed; `removed`
+ * lists only what is gone. Throws StorageError only when the folder cannot
+ * be listed or the store not opened. Caller holds the target lock.
  */
-export function applyRetention(repo: BackupRepository, target: string, policy: RetentionPolicy, now: Date, dryRun = false): { removed: string[]; failed: RemovalFailure[]; plan: ReturnType<typeof planRetention>; entries: ReturnType<BackupRepository['list']> } {
+export async function applyRetention(repo: BackupRepository, target: string, policy: RetentionPolicy, now: Date, dryRun = false, store?: () => Promise<Store>): Promise<{ removed: string[]; failed: RemovalFailure[]; plan: ReturnType<typeof planRetention>; entries: BackupEntry[] }> {
   const entries = repo.list(target);
   const plan = planRetention(entries, policy, now, retentionProtection(entries, repo.dir, target));
   if (dryRun) return { removed: plan.remove, failed: [], plan, entries };
@@ -59,11 +63,18 @@ export function applyRetention(repo: BackupRepository, target: string, policy: R
   const failed: RemovalFailure[] = [];
   for (const id of plan.remove) {
     const entry = entries.find((e) => e.id === id)!;
+    let where = entry.file;
     try {
-      repo.remove(entry);
+      if (entry.location !== 'store') repo.remove(entry);
+      const snap = snapshotOf(entry);
+      if (snap) {
+        where = `${snap.fileName} in the store`;
+        if (!store) throw new StorageError(`${entry.id} is in the store, which this run did not open`, 'run dbguard prune');
+        await (await store()).removeSnapshot(snap);
+      }
       removed.push(id);
     } catch (err) {
-      failed.push({ id, file: (err as NodeJS.ErrnoException).path ?? entry.file, error: (err as NodeJS.ErrnoException).code ?? errorMessage(err) });
+      failed.push({ id, file: (err as NodeJS.ErrnoException).path ?? where, error: (err as NodeJS.ErrnoException).code ?? errorMessage(err) });
     }
   }
   return { removed, failed, plan, entries };
@@ -91,7 +102,8 @@ export async function prune(config: Config, selector: string | undefined, opts: 
     // No backup folder means nothing to prune (and no place for a lock file).
     const lock = opts.dryRun || !fs.existsSync(repo.dir) ? undefined : await retryWhileBusy(() => acquireLock(repo.dir, target, 'prune'), opts.waitMs ?? 0);
     try {
-      const { plan, entries, removed, failed } = applyRetention(repo, target, policy, now, opts.dryRun);
+      const { plan, entries, removed, failed } = await withOptionalStore(repo.dir, opts.dryRun ? undefined : 'prune', opts.waitMs,
+        (store) => applyRetention(repo, target, policy, now, opts.dryRun, store));
       out.push({
         target,
         dryRun: Boolean(opts.dryRun),
@@ -105,4 +117,25 @@ export async function prune(config: Config, selector: string | undefined, opts: 
     }
   }
   return out;
+}
+
+/**
+ * Runs `fn` with a lazy opener of the local store: the first call opens it
+ * and takes its shared lock (waiting up to `waitMs`), released when `fn`
+ * ends. Without `command` (a dry run) the store is opened without a lock.
+ * Nothing is opened when `fn` never asks, or when there is no store.
+ */
+export async function withOptionalStore<T>(backupDir: string, command: string | undefined, waitMs: number | undefined, fn: (store: (() => Promise<Store>) | undefined) => Promise<T>): Promise<T> {
+  if (!localStoreExists(backupDir)) return fn(undefined);
+  let opened: Promise<{ store: Store; lock?: StoreLock }> | undefined;
+  const open = () => (opened ??= (async () => {
+    const store = await openLocalStore(backupDir);
+    const lock = command ? await retryWhileBusy(() => store.lockShared(command), waitMs ?? 0) : undefined;
+    return { store, lock };
+  })());
+  try {
+    return await fn(async () => (await open()).store);
+  } finally {
+    if (opened) await (await opened.catch(() => undefined))?.lock?.release();
+  }
 }

@@ -22,7 +22,9 @@ import { notRunError } from './worker-errors';
 import { sideFilesOf } from './side-files';
 import type { ProgressFn } from './progress';
 import { verificationInterrupted } from './restore';
-import { verifyBackup } from './verify';
+import { contentFindings, verifyBackup } from './verify';
+import { prepareFromBackup } from './backup-source';
+import { plainUsable } from './store-access';
 
 export type Strategy = 'auto' | 'salvage' | 'restore' | 'recreate';
 
@@ -174,7 +176,30 @@ async function recover(config: Config, target: string, engine: Engine, file: str
   const tryRestore = async (): Promise<string | undefined> => {
     const skipped: string[] = [];
     for (const entry of repo.list(target).filter((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing))) {
-      const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress });
+      if (!plainUsable(entry)) {
+        // a store backup is materialised beside the target and read in full there before it is placed
+        let prepared;
+        try {
+          prepared = await prepareFromBackup(config.backupDir, entry, file, owner, { signal: opts.signal });
+        } catch (err) {
+          // a damaged block is this backup's problem: try the next older one; anything else stops the repair
+          if (err instanceof IntegrityError && !opts.signal?.aborted) { skipped.push(entry.id); continue; }
+          throw err;
+        }
+        let findings;
+        try {
+          findings = await contentFindings(entry, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress });
+          aborted();
+        } catch (err) {
+          discardReplacement(prepared);
+          throw err;
+        }
+        if (findings.length) { discardReplacement(prepared); skipped.push(entry.id); continue; }
+        try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+        result.details.skippedBackups = skipped;
+        return entry.id;
+      }
+      const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress, parts: 'plain' });
       aborted();
       if (verificationInterrupted(v)) throw new InterruptedError(`repair of ${target} interrupted while verifying backup ${entry.id}`);
       if (!v.ok) { skipped.push(entry.id); continue; }
@@ -309,6 +334,7 @@ async function schemaFor(config: Config, target: string, repo: BackupRepository,
   if (configured) return { sql: fs.readFileSync(configured, 'utf8'), from: configured };
   for (const e of repo.list(target).filter((x) => x.status === 'valid')) {
     if (e.manifest?.ddl?.length) return { sql: e.manifest.ddl.join('\n'), from: `the manifest of backup ${e.id}` };
+    if (!plainUsable(e)) continue; // a store-only backup without DDL in its manifest: no file to read it from
     try {
       const ddl = await (engineOfBackup(e) ?? engine).ddl(e.file);
       return { sql: ddl.join('\n'), from: `backup ${e.id}` };

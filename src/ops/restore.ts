@@ -10,11 +10,13 @@ import { engineOf, engineOfBackup } from './engine-of';
 import { pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, refuseSymlink } from '../storage/move-aside';
-import { commitReplacement, discardReplacement, ownerOf, prepareReplacement } from '../storage/place';
+import { commitReplacement, discardReplacement, ownerOf, prepareReplacement, type Prepared } from '../storage/place';
+import { prepareFromBackup } from './backup-source';
+import { plainUsable } from './store-access';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { checkDatabase } from './check';
 import type { ProgressFn } from './progress';
-import { verifyBackup, type VerifyResult } from './verify';
+import { contentFindings, verifyBackup, type VerifyResult } from './verify';
 
 export interface RestoreOptions {
   /** A backup id or "latest" (default). */
@@ -40,6 +42,8 @@ export interface RestorePlan {
   backupFile: string;
   createdAt: string;
   path: string;
+  /** Where the bytes come from: the plain file, or the store (materialised beside the target). */
+  source: 'plain' | 'store';
   /** Files that will move to pre-restore/ (the current database and its WALs). */
   replaces: string[];
 }
@@ -109,8 +113,8 @@ export async function assertNotInUse(file: string, what: string, engine: Engine)
  * file is where) and no empty folder. Returns the folder (null when there
  * was nothing to keep).
  */
-export async function replaceDatabase(backupFile: string, dest: string, asideParent: string, target: string, now: Date, engine: Engine, signal?: AbortSignal): Promise<{ aside: string | null; moved: string[] }> {
-  const prepared = await prepareReplacement(backupFile, dest, ownerOf(dest));
+export async function replaceDatabase(backupFile: string | Prepared, dest: string, asideParent: string, target: string, now: Date, engine: Engine, signal?: AbortSignal): Promise<{ aside: string | null; moved: string[] }> {
+  const prepared = typeof backupFile === 'string' ? await prepareReplacement(backupFile, dest, ownerOf(dest)) : backupFile;
   let existing: string[];
   let aside: string | null;
   try {
@@ -172,29 +176,49 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
   try {
     const chosen = candidates[0]!;
     await pausepoint('restore-verify', opts.signal);
-    const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress });
-    // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
-    if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
-    if (!v.ok) {
+    const failed = (v: VerifyResult) => {
       const reason = v.findings.map((f) => f.message).join('; ');
       log.warn({ target, id: chosen.id, reason }, 'backup failed verification');
       const older = candidates.find((e) => e.createdAt < chosen.createdAt) ?? repo.list(target).find((e) => e.status === 'valid' && e.createdAt < chosen.createdAt);
-      throw new IntegrityError(
+      return new IntegrityError(
         `backup ${chosen.id} failed verification, nothing was changed: ${reason}`,
         older ? `restore the next older valid backup: dbguard restore ${target} --from ${older.id}` : `no older valid backup exists; dbguard repair ${target} --strategy salvage may recover data from the damaged file`,
         'backup-damaged',
       );
+    };
+    // A plain file is verified where it lies. A store backup is verified by its dry run
+    // (every block present and hashing right), or by materialising it beside the target
+    // and reading that copy in full before the swap: the bytes checked are the bytes placed.
+    const fromPlain = plainUsable(chosen);
+    if (fromPlain || opts.dryRun) {
+      const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts: fromPlain ? 'plain' : 'store', waitMs: opts.waitMs });
+      // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
+      if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
+      if (!v.ok) throw failed(v);
     }
     // the restored file is what the backup is; side files at dest are named by the same engine
     const engine = engineOfBackup(chosen) ?? engineOf(config, target, dest).engine;
-    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
+    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, source: fromPlain ? 'plain' : 'store', createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
     const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[] };
     await assertNotInUse(dest, `dbguard restore ${target}`, engine);
     if (opts.dryRun) return { ...base, ok: true, safetyCopy: null };
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
-    const { aside } = await replaceDatabase(chosen.file, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal);
+    const prepared = await prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) });
+    if (prepared.fromStore) {
+      let findings: Finding[];
+      try {
+        findings = await contentFindings(chosen, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress });
+      } catch (err) {
+        discardReplacement(prepared);
+        throw err;
+      }
+      const v: VerifyResult = { target, id: chosen.id, file: chosen.file, ok: findings.length === 0, findings, durationMs: 0 };
+      if (opts.signal?.aborted || verificationInterrupted(v)) { discardReplacement(prepared); throw interrupted(); }
+      if (!v.ok) { discardReplacement(prepared); throw failed(v); }
+    }
+    const { aside } = await replaceDatabase(prepared, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal);
     const after = await checkDatabase(target, dest, { quick: true, engine });
     log.info({ target, from: chosen.id, path: dest, safetyCopy: aside, ok: after.ok }, 'restore finished');
     return { ...base, ok: after.ok, safetyCopy: aside, tables: after.tables.map(({ schema, name, rows }) => ({ schema, name, rows })), findings: after.findings };

@@ -5,8 +5,12 @@ import { storageErrorFrom, StorageError } from '../core/errors';
 import { manifestPath, readManifest, type Manifest } from './manifest';
 import { newestFirst, parseBackupId, parseBackupName, type ParsedFileName } from './naming';
 import { allExtensions } from '../engines/registry';
+import { listStoreSnapshots, storeHas, type ListedSnapshot } from './store-listing';
 
 export type BackupStatus = 'valid' | 'invalid' | 'incomplete';
+
+/** Where a backup's bytes are: a plain file in backupDir, the local store, or both. */
+export type BackupLocation = 'plain' | 'store' | 'plain+store';
 
 export interface BackupEntry {
   id: string;
@@ -24,6 +28,12 @@ export interface BackupEntry {
    * flagged, and never chosen as "latest" or "newest valid".
    */
   future: boolean;
+  /** `plain`: only `file` exists; `store`: only the store snapshot (`file` does not exist); `plain+store`: both. */
+  location: BackupLocation;
+  /** The published store snapshot, when the backup is in the store. */
+  snapshot?: ListedSnapshot;
+  /** Status of the plain file alone (undefined when there is none): a damaged plain file does not hide a good store copy. */
+  plainStatus?: BackupStatus;
 }
 
 /** How far ahead of the clock a backup may be dated before it counts as from the future (clock steps, hosts slightly apart). */
@@ -96,17 +106,45 @@ export class BackupRepository {
     return path.join(this.dir, `.${id}${TEMP_SUFFIX}`);
   }
 
-  /** True when a backup of any registered extension, its manifest or a temporary file already uses this id. */
+  /** True when a backup of any registered extension, its manifest, a temporary file or a store snapshot already uses this id. */
   taken(id: string): boolean {
-    return fs.existsSync(this.tempOf(id)) || allExtensions().some((ext) => fs.existsSync(this.fileOf(id, ext)) || fs.existsSync(manifestPath(this.fileOf(id, ext))));
+    const target = parseBackupId(id)?.target;
+    return fs.existsSync(this.tempOf(id)) || allExtensions().some((ext) => fs.existsSync(this.fileOf(id, ext)) || fs.existsSync(manifestPath(this.fileOf(id, ext)))) ||
+      (target !== undefined && storeHas(this.dir, id, target, allExtensions()));
   }
 
   /**
    * Backups of `target` (or of every target) with their status, newest first
    * by the manifest's `createdAt` (not the name's stamp); backups dated after
-   * `now` (beyond FUTURE_TOLERANCE_MS) come last, flagged `future`. Read-only.
+   * `now` (beyond FUTURE_TOLERANCE_MS) come last, flagged `future`. Plain
+   * files and the local store's snapshots are merged by id (`location`). A
+   * store snapshot's status is its manifest's (its blocks are proven by
+   * verify); a backup in both places is valid when either copy is. Read-only.
    */
   list(target?: string, now: Date = new Date()): BackupEntry[] {
+    const byId = new Map<string, BackupEntry>();
+    for (const e of this.listPlain(target, now)) byId.set(e.id, e);
+    for (const snap of listStoreSnapshots(this.dir, target)) {
+      const m = snap.manifest;
+      const status: BackupStatus = m.validation.status === 'valid' ? 'valid' : 'invalid';
+      const plain = byId.get(snap.id);
+      if (plain && plain.status !== 'incomplete') {
+        const better = plain.status !== 'valid' && status === 'valid';
+        byId.set(snap.id, { ...plain, location: 'plain+store', snapshot: snap, plainStatus: plain.status, ...(better ? { status, manifest: m, bytes: m.bytes } : {}) });
+        continue;
+      }
+      const created = new Date(m.createdAt);
+      const createdAt = Number.isNaN(created.getTime()) ? parse(snap.name.stamp, 'yyyyMMdd_HHmmss', new Date()) : created;
+      byId.set(snap.id, {
+        id: snap.id, target: snap.target, file: path.join(this.dir, snap.fileName), name: snap.name, manifest: m, status, createdAt, bytes: m.bytes,
+        future: createdAt.getTime() > now.getTime() + FUTURE_TOLERANCE_MS, location: 'store', snapshot: snap, plainStatus: plain?.status,
+      });
+    }
+    return [...byId.values()].sort((a, b) => Number(a.future) - Number(b.future) || b.createdAt.getTime() - a.createdAt.getTime() || newestFirst(a.name, b.name));
+  }
+
+  /** The plain files only (today's format), unsorted. */
+  private listPlain(target: string | undefined, now: Date): BackupEntry[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);
@@ -135,9 +173,9 @@ export class BackupRepository {
       const fromManifest = status !== 'incomplete' && manifest?.createdAt ? new Date(manifest.createdAt) : undefined;
       const createdAt = fromManifest && !Number.isNaN(fromManifest.getTime()) ? fromManifest : parse(name.stamp, 'yyyyMMdd_HHmmss', new Date());
       const future = createdAt.getTime() > now.getTime() + FUTURE_TOLERANCE_MS;
-      entries.push({ id: name.id, target: name.target, file, name, manifest: status === 'incomplete' ? undefined : manifest, status, createdAt, bytes, future });
+      entries.push({ id: name.id, target: name.target, file, name, manifest: status === 'incomplete' ? undefined : manifest, status, createdAt, bytes, future, location: 'plain' });
     }
-    return entries.sort((a, b) => Number(a.future) - Number(b.future) || b.createdAt.getTime() - a.createdAt.getTime() || newestFirst(a.name, b.name));
+    return entries;
   }
 
   /** Newest backup of `target` whose manifest says valid and that is not dated in the future, if any. */

@@ -1,5 +1,5 @@
 import { ExitCode } from '../../core/exit-codes';
-import { listBackups } from '../../ops/list';
+import { listBackups, storeUsage } from '../../ops/list';
 import type { CliContext } from '../context';
 import { formatAge, formatBytes, formatCount, table } from '../format';
 import { format } from 'date-fns/format';
@@ -7,8 +7,9 @@ import { format } from 'date-fns/format';
 /** `dbguard list <targets>`: backups newest first with status; totals per target. */
 export async function run(ctx: CliContext, selector: string | undefined): Promise<number> {
   const { targets, backups, warnings } = listBackups(ctx.config(), selector, ctx.env);
+  const store = await storeUsage(ctx.config());
   if (ctx.opts.json) {
-    ctx.printJson({ backups, warnings });
+    ctx.printJson({ backups, warnings, store });
     return ExitCode.ok;
   }
   const c = ctx.out;
@@ -24,12 +25,16 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     const rows = mine.map((b) => {
       const at = new Date(b.createdAt);
       const created = b.future ? c.red(`${format(at, 'yyyy-MM-dd HH:mm:ss')} (IN THE FUTURE)`) : `${format(at, 'yyyy-MM-dd HH:mm:ss')} (${formatAge(at, now)})`;
-      return [b.id, created, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status), b.consistency ?? '-', b.engine ?? '-'];
+      return [b.id, created, formatBytes(b.bytes), b.tables === null ? '-' : String(b.tables), b.rows === null ? '-' : formatCount(b.rows), paint(b.status), b.consistency ?? '-', b.engine ?? '-', b.location];
     });
-    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS', 'COPY', 'ENGINE'], rows, [2, 3, 4]).replace(/^/gm, '  '));
+    ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS', 'COPY', 'ENGINE', 'WHERE'], rows, [2, 3, 4]).replace(/^/gm, '  '));
     const valid = mine.filter((b) => b.status === 'valid').length;
     ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
     for (const w of warnings.filter((x) => x.target === target)) ctx.print(`  ${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}\n`);
+  }
+  if (store) {
+    const ratio = store.dedupRatio === null ? '' : `, ${store.dedupRatio.toFixed(1)}× deduplicated`;
+    ctx.print(`${c.bold('store')}  ${formatBytes(store.storedBytes)} on disk for ${formatBytes(store.logicalBytes)} of backups (${store.snapshots} backup(s), ${store.packs} pack(s)${ratio})`);
   }
   return ExitCode.ok;
 }

@@ -1,6 +1,9 @@
 import { ExitCode } from '../../core/exit-codes';
 import { prune, removalError } from '../../ops/prune';
+import { collectLocalStore } from '../../ops/store-gc';
 import type { CliContext } from '../context';
+import type { CollectResult } from '../../storage/store';
+import { formatBytes } from '../format';
 import { intOption, waitOption } from '../parse';
 import { recorded } from '../runs';
 import { selectTargets } from '../../config/targets';
@@ -18,7 +21,11 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   };
   // a dry run changes nothing: it is not a run worth recording or alerting
   const names = opts.dryRun ? [] : selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
-  const results = await recorded(ctx, 'prune', names, () => prune(ctx.config(), selector, pruneOpts), (all, target) => {
+  // retention first (under each target's lock), then the store's GC frees what no backup needs
+  const { results, store } = await recorded(ctx, 'prune', names, async () => {
+    const results = await prune(ctx.config(), selector, pruneOpts);
+    return { results, store: await collectLocalStore(ctx.config(), { dryRun: opts.dryRun, waitMs: pruneOpts.waitMs, signal: ctx.signal }) };
+  }, ({ results: all }, target) => {
     const failed = all.find((x) => x.target === target)?.failed ?? [];
     if (!failed.length) return { ok: true };
     const e = removalError(target, failed, 'prune');
@@ -27,8 +34,9 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   // Backups the plan dropped but that could not be deleted: exit 6, each file named.
   const errors = results.filter((r) => r.failed.length).map((r) => removalError(r.target, r.failed, 'prune'));
   for (const r of results) ctx.log().info({ target: r.target, removed: r.removed.map((x) => x.id), failed: r.failed, dryRun: r.dryRun }, 'prune finished');
+  if (store) ctx.log().info({ store, dryRun: Boolean(opts.dryRun) }, 'store collected');
   if (ctx.opts.json) {
-    ctx.printJson({ ok: errors.length === 0, dryRun: Boolean(opts.dryRun), targets: results });
+    ctx.printJson({ ok: errors.length === 0, dryRun: Boolean(opts.dryRun), targets: results, ...(store ? { store } : {}) });
     const first = errors[0];
     if (first) process.stderr.write(`${JSON.stringify({ error: { code: first.code, exitCode: first.exitCode, message: first.message, hint: first.hint } })}\n`);
     return errors.length ? ExitCode.storage : ExitCode.ok;
@@ -43,6 +51,12 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     if (r.failed.length) ctx.print(`  ${r.removed.length} removed, ${r.failed.length} could not be removed\n`);
     else ctx.print(r.removed.length ? `  ${r.removed.length} ${r.dryRun ? 'would be removed (dry run: nothing deleted)' : 'removed'}\n` : '  nothing to prune\n');
   }
+  if (store) ctx.print(collectLine(store, Boolean(opts.dryRun)));
   for (const e of errors) process.stderr.write(`dbguard: error: ${e.message}\n  hint: ${e.hint}\n`);
   return errors.length ? ExitCode.storage : ExitCode.ok;
+}
+
+/** One line on what the store's GC did (or would do). */
+function collectLine(r: CollectResult, dryRun: boolean): string {
+  return `store  ${dryRun ? 'would remove' : 'removed'} ${r.deletedPacks.length} unreferenced pack(s), ${dryRun ? 'would repack' : 'repacked'} ${r.repackedPacks.length} pack(s)${dryRun ? '' : `, ${formatBytes(Math.max(0, r.freedBytes))} freed`}${r.problems.length ? `; left alone: ${r.problems.join('; ')}` : ''}\n`;
 }

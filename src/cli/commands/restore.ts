@@ -26,15 +26,15 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     bar.stop();
   }
   if (ctx.opts.json) {
-    ctx.printJson({ ok: result.ok, target: result.target, from: result.from, path: result.path, safetyCopy: result.safetyCopy, dryRun: result.dryRun, createdAt: result.createdAt, replaces: result.replaces, tables: result.tables, findings: result.findings });
+    ctx.printJson({ ok: result.ok, target: result.target, from: result.from, path: result.path, safetyCopy: result.safetyCopy, dryRun: result.dryRun, createdAt: result.createdAt, source: result.source, replaces: result.replaces, tables: result.tables, findings: result.findings });
     return result.ok ? ExitCode.ok : ExitCode.integrity;
   }
   if (result.dryRun) {
-    ctx.print(`dry run: would restore ${result.path} from ${result.from} (${result.createdAt}, verified)`);
+    ctx.print(`dry run: would restore ${result.path} from ${result.from} (${result.createdAt}, verified${result.source === 'store' ? ', from the store' : ''})`);
     ctx.print(result.replaces.length ? `  and move ${result.replaces.join(', ')} to ${config.backupDir}/pre-restore/` : '  nothing to move aside (the file does not exist)');
     return ExitCode.ok;
   }
-  ctx.print(`restored ${result.path} from ${result.from}`);
+  ctx.print(`restored ${result.path} from ${result.from}${result.source === 'store' ? ' (written from the store, every block and the whole sha256 checked)' : ''}`);
   if (result.safetyCopy) ctx.print(`  the replaced file(s) are in ${result.safetyCopy}`);
   ctx.print(table(['TABLE', 'ROWS'], result.tables.map((t) => [t.schema === 'main' ? t.name : `${t.schema}.${t.name}`, formatCount(t.rows)]), [1]).replace(/^/gm, '  '));
   printFindings(ctx, result.findings);

@@ -10,7 +10,7 @@ import { recorded } from '../runs';
 import { selectTargets } from '../../config/targets';
 
 /** `dbguard verify <targets> [--latest|--all|--id ID]`: exit 0 when every verified backup passes, 4 otherwise. */
-export async function run(ctx: CliContext, selector: string | undefined, opts: { latest?: boolean; all?: boolean; id?: string; wait?: string }): Promise<number> {
+export async function run(ctx: CliContext, selector: string | undefined, opts: { latest?: boolean; all?: boolean; id?: string; wait?: string; readData?: boolean }): Promise<number> {
   if ([opts.latest, opts.all, opts.id !== undefined].filter(Boolean).length > 1) throw new UsageError('choose one of --latest, --all and --id', 'e.g. dbguard verify production --all');
   const which: Which = opts.all ? { all: true } : opts.id !== undefined ? { id: opts.id } : { latest: true };
   const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
@@ -18,7 +18,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   try {
     const waitMs = waitOption(opts.wait);
     const names = selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
-    results = await recorded(ctx, 'verify', names, () => verifyTargets(ctx.config(), selector, which, { signal: ctx.signal, onProgress: bar.onProgress, waitMs, env: ctx.env }), (all, target) => {
+    results = await recorded(ctx, 'verify', names, () => verifyTargets(ctx.config(), selector, which, { signal: ctx.signal, onProgress: bar.onProgress, waitMs, env: ctx.env, readData: opts.readData }), (all, target) => {
       const mine = all.filter((r) => r.target === target);
       const bad = mine.filter((r) => !r.ok);
       const backupId = mine[0]?.id || undefined;

@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import { errorMessage, StorageError } from '../core/errors';
+import type { Logger } from '../core/types';
+import { fsyncDir } from '../storage/atomic';
+import { failpoint } from '../storage/failpoint';
+import { manifestPath, writeManifest, type Manifest } from '../storage/manifest';
+import type { BackupRepository } from '../storage/repository';
+import type { IngestResult, Store, StoreSnapshot } from '../storage/store';
+import type { RemovalFailure } from './prune';
+
+/**
+ * Publishes a plain backup: the manifest first, then the atomic rename of
+ * the data file publishes both (a crash in between leaves a manifest without
+ * data, which nothing lists and the next run removes, never a backup without
+ * its proof). Throws StorageError when `file` appeared meanwhile, or the file
+ * system's error; on failure the manifest is removed again and `tmpFile` is
+ * left for the caller to remove.
+ */
+export function publishPlain(repo: BackupRepository, tmpFile: string, file: string, manifest: Manifest): void {
+  if (fs.existsSync(file)) throw new StorageError(`${file} appeared while the backup ran`, 'another process writes to the backup folder; run again');
+  writeManifest(file, manifest);
+  try {
+    failpoint('publish-plain', file);
+    fs.renameSync(tmpFile, file);
+  } catch (err) {
+    fs.rmSync(manifestPath(file), { force: true });
+    throw err;
+  }
+  fsyncDir(repo.dir);
+}
+
+/**
+ * Publishes a backup in blocks format: the store snapshot first (its
+ * manifest object publishes it), then, when `plainToo`, the plain file as
+ * in `publishPlain`, else the copy is removed. If the plain publication
+ * fails, the snapshot is removed again: a failure publishes nothing. Caller
+ * holds the store's shared lock. Throws the first error (StorageError or the
+ * file system's), saying where the copy is when the snapshot could not be taken back.
+ */
+export async function publishBlocks(store: Store, repo: BackupRepository, args: { target: string; tmpFile: string; file: string; fileName: string; manifest: Manifest; ingest: IngestResult; plainToo: boolean }): Promise<StoreSnapshot> {
+  failpoint('store-publish', args.file);
+  const snap = await store.publish(args.target, args.fileName, args.manifest, args.ingest);
+  failpoint('store-published', args.file);
+  if (!args.plainToo) {
+    fs.rmSync(args.tmpFile, { force: true });
+    return snap;
+  }
+  try {
+    publishPlain(repo, args.tmpFile, args.file, args.manifest);
+  } catch (err) {
+    try {
+      await store.removeSnapshot(snap);
+    } catch (undo) {
+      throw new StorageError(
+        `${args.target}: the plain file ${args.file} could not be published (${errorMessage(err)}), and taking back store snapshot ${snap.id} failed too (${errorMessage(undo)})`,
+        `the backup ${snap.id} is complete in the store (${store.backend.where}); dbguard list ${args.target} shows it; free space and run dbguard backup ${args.target} again`,
+      ).because(err);
+    }
+    throw err;
+  }
+  return snap;
+}
+
+/**
+ * Demotes plain files that are safely in the store: of the backups of
+ * `target` that have a plain file, newest first, every one after the first
+ * `keepPlain` whose store snapshot is published loses its plain file and
+ * manifest (the store keeps the backup). A plain-only backup is never
+ * touched. Failures are returned (never swallowed); the others still go.
+ */
+export function demotePlain(repo: BackupRepository, target: string, keepPlain: number, log: Logger): { demoted: string[]; failed: RemovalFailure[] } {
+  const withPlain = repo.list(target).filter((e) => e.location !== 'store' && !e.future);
+  const demoted: string[] = [];
+  const failed: RemovalFailure[] = [];
+  for (const e of withPlain.slice(keepPlain)) {
+    if (e.location !== 'plain+store' || !e.snapshot) continue;
+    try {
+      repo.remove(e);
+      demoted.push(e.id);
+    } catch (err) {
+      failed.push({ id: e.id, file: (err as NodeJS.ErrnoException).path ?? e.file, error: (err as NodeJS.ErrnoException).code ?? errorMessage(err) });
+    }
+  }
+  if (demoted.length) log.info({ target, demoted }, 'older plain files removed; those backups stay in the store');
+  return { demoted, failed };
+}
