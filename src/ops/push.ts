@@ -8,7 +8,7 @@ import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
 import { DbguardError, InterruptedError, StorageError, errorMessage } from '../core/errors';
 import { retryWhileBusy } from '../core/retry';
-import { failpoint, pausepoint } from '../storage/failpoint';
+import { failpoint, holdpoint } from '../storage/failpoint';
 import type { Manifest } from '../storage/manifest';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import type { IngestResult, Store, StoreLock } from '../storage/store';
@@ -86,7 +86,7 @@ async function pushOne(remote: Store, entry: BackupEntry, local: () => Promise<S
   let newBytes = result.newBytes;
   let newBlocks = result.newBlocks;
   for (let round = 0; ; round++) {
-    await pausepoint('push-publish', opts.signal);
+    if (round === 0) await holdpoint('push-recheck', opts.signal);
     if (opts.signal?.aborted) throw new InterruptedError(`push of ${entry.id} interrupted before it was published; the remote has no such backup yet (run dbguard push again to resume)`);
     const missing = await remote.missingBlocks(result.blocks, opts.signal);
     if (missing.length === 0) break;

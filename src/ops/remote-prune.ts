@@ -17,8 +17,8 @@ import type { PruneResult, RemovalFailure } from './prune';
 import { remoteEntries, type RemoteSession } from './remote-store';
 import { snapshotOf } from './store-access';
 
-/** Slack for providers whose LastModified has one-second resolution. */
-const CLOCK_SLACK_MS = 2000;
+/** Slack for providers that round LastModified to the second (most truncate it, which `>=` already covers). */
+const CLOCK_SLACK_MS = 1000;
 
 /** The retention policy of the remote: remote.keep / remote.retention, else keep / retention, under the command-line counts. */
 export function remotePolicy(config: Config, over: { keep?: number; daily?: number; weekly?: number; monthly?: number }): RetentionPolicy {
