@@ -15,6 +15,7 @@ import type { IngestResult, Store, StoreLock } from '../storage/store';
 import { engineOfBackup } from './engine-of';
 import type { ProgressFn } from './progress';
 import { withRemoteStore, type RemoteSession } from './remote-store';
+import { recordPush } from './remote-state';
 import { chunkPlanOf, DEFAULT_CHUNK_PLAN, localStoreExists, openLocalStore, plainUsable, snapshotOf } from './store-access';
 
 export interface PushedBackup {
@@ -115,6 +116,20 @@ export async function push(config: Config, selector: string | undefined, opts: P
   const env = opts.env ?? process.env;
   const names = selectTargets(config, selector, env.ENVIRONMENT);
   const repo = new BackupRepository(config.backupDir);
+  try {
+    return await pushAll(config, names, repo, env, opts);
+  } catch (err) {
+    // a remote that cannot be opened fails every target's push: status and /metrics must show it
+    if (config.remote && !(err instanceof InterruptedError)) {
+      for (const t of names) {
+        try { recordPush(repo.dir, t, { ok: false, error: errorMessage(err), bytesUploaded: 0, newest: null }); } catch { /* see pushTarget */ }
+      }
+    }
+    throw err;
+  }
+}
+
+function pushAll(config: Config, names: string[], repo: BackupRepository, env: NodeJS.ProcessEnv, opts: PushOptions): Promise<PushResult[]> {
   return withRemoteStore(config, env, { create: true, signal: opts.signal }, async (session) => {
     const lock = await retryWhileBusy(() => session.store.lockShared(`push ${names.join(',')}`), opts.waitMs ?? 0, opts.signal);
     let localStore: { store: Store; lock: StoreLock } | undefined;
@@ -161,6 +176,11 @@ async function pushTarget(session: RemoteSession, repo: BackupRepository, target
     result.error = { message: e.message, hint: e.hint ?? '', exitCode: e.exitCode };
   } finally {
     result.bytesUploaded = session.uploaded() - startBytes;
+  }
+  try {
+    recordPush(repo.dir, target, { ok: result.ok, error: result.error?.message, bytesUploaded: result.bytesUploaded, newest: result.newestRemote });
+  } catch {
+    // the state file only feeds status and /metrics; the push itself succeeded or failed as reported, and the job history has it too
   }
   return result;
 }
