@@ -66,6 +66,27 @@ describe('full disk during pack writing', () => {
     await allRestore(store, dir, { 'old.bin': old });
   });
 
+  test('injected ENOSPC at an index put (its pack written): StorageError naming the index; the pack without index is garbage that collect removes', async () => {
+    const dir = fresh();
+    const root = path.join(dir, 'store');
+    const store = await openStore(root, PACK);
+    const old = crypto.randomBytes(2 * 65536);
+    await backupInto(store, write(dir, 'old.bin', old), 'p', 'old.bin', PLAN);
+    const before = objects(root);
+    const data = crypto.randomBytes(6 * 65536);
+    const firstPack = sha(data.subarray(0, PACK)); // a pack id is the sha256 of its bytes: the first four new blocks
+    process.env.DBGUARD_TEST_FAIL_AT = `store-put:${firstPack}.json=ENOSPC`;
+    const err = await backupInto(store, write(dir, 'new.bin', data), 'p', 'new.bin', PLAN).then(() => undefined, (e) => e);
+    delete process.env.DBGUARD_TEST_FAIL_AT;
+    expect(err).toMatchObject({ exitCode: 6, code: 'disk-full' });
+    expect(err.message).toContain(`index/${firstPack}.json in the store ${root}`);
+    expect(objects(root)).toEqual([...before, `packs/${firstPack.slice(0, 2)}/${firstPack}.pack`].sort());
+    expect((await store.check()).findings.map((f) => f.code)).toEqual(['store-pack-unindexed']);
+    await allRestore(store, dir, { 'old.bin': old });
+    expect((await store.collect()).deletedPacks).toEqual([firstPack]);
+    expect(objects(root)).toEqual(before);
+  });
+
   test('a real full disk (2 MiB tmpfs) mid-ingest: every object left is complete, older snapshots rebuild, collect clears the rest', async () => {
     const dir = fresh();
     const mnt = mountTmpfs(path.join(dir, 'disk'), 'size=2m');
@@ -139,7 +160,9 @@ describe('kill -9 during collect', () => {
     await backupInto(store, write(dir, 'b.bin', b), 'p', 'b.bin', PLAN);
     await backupInto(store, write(dir, 'c.bin', c), 'q', 'c.bin', PLAN);
     await store.removeSnapshot(sa.snap);
+    const was = objects(root);
     const plan = await store.collect({ dryRun: true });
+    expect(objects(root)).toEqual(was); // a dry run changes nothing
     expect(plan.repackedPacks).toEqual([sa.ingest.packs[0]]);
     expect(plan.deletedPacks.sort()).toEqual(sa.ingest.packs.slice(1).sort());
     return { dir, root, store, expected: { 'b.bin': b, 'c.bin': c }, repacked: sa.ingest.packs[0]!, deleted: sa.ingest.packs.slice(1) };
@@ -156,6 +179,32 @@ describe('kill -9 during collect', () => {
     await allRestore(store, dir, expected);
     const again = await store.collect();
     expect(again).toMatchObject({ deletedPacks: [], repackedPacks: [], writtenPacks: [], deletedIndexes: 0 });
+  });
+
+  test('an I/O error at a delete: StorageError (exit 6) naming the object; nothing lost; the next collect finishes', async () => {
+    const c = await repackCase();
+    process.env.DBGUARD_TEST_FAIL_AT = `store-delete:${c.repacked}.json=EIO`;
+    let err: unknown;
+    try { await c.store.collect(); } catch (e) { err = e; } finally { delete process.env.DBGUARD_TEST_FAIL_AT; }
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ exitCode: 6, code: 'io-error' });
+    expect((err as Error).message).toContain(`index/${c.repacked}.json in the store ${c.root}`);
+    await allRestore(c.store, c.dir, c.expected);
+    await c.store.collect();
+    await allRestore(c.store, c.dir, c.expected);
+    expect(objects(c.root).some((f) => f.includes(c.repacked))).toBe(false);
+  });
+
+  test('a full disk writing the repacked pack: StorageError (exit 6), the old pack stays, every snapshot rebuilds', async () => {
+    const c = await repackCase();
+    process.env.DBGUARD_TEST_FAIL_AT = 'store-put=ENOSPC';
+    let err: unknown;
+    try { await c.store.collect(); } catch (e) { err = e; } finally { delete process.env.DBGUARD_TEST_FAIL_AT; }
+    expect(err).toMatchObject({ exitCode: 6, code: 'disk-full' });
+    expect(objects(c.root)).toContain(`index/${c.repacked}.json`);
+    expect(objects(c.root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await allRestore(c.store, c.dir, c.expected);
+    expect(fs.readdirSync(path.join(c.root, 'locks'))).toEqual([]);
   });
 
   test.each([
@@ -176,3 +225,28 @@ describe('kill -9 during collect', () => {
   });
 });
 
+
+test('duplicates left by a killed repack: a damaged old copy is skipped, readers take the intact one', async () => {
+  const dir = fresh();
+  const root = path.join(dir, 'store');
+  const store = await openStore(root, PACK);
+  const a = crypto.randomBytes(4 * 65536);
+  const b = Buffer.concat([a.subarray(0, 65536), crypto.randomBytes(65536)]);
+  const sa = await backupInto(store, write(dir, 'a.bin', a), 'p', 'a.bin', PLAN);
+  await backupInto(store, write(dir, 'b.bin', b), 'p', 'b.bin', PLAN);
+  await store.removeSnapshot(sa.snap);
+  const child = runStoreChild(['collect', root, String(PACK)], { DBGUARD_TEST_FAIL_AT: 'store-collect-repacked=KILL' });
+  expect((await child.exit).signal).toBe('SIGKILL');
+  const old = path.join(root, 'packs', sa.ingest.packs[0]!.slice(0, 2), `${sa.ingest.packs[0]}.pack`);
+  expect(fs.existsSync(old)).toBe(true); // the old copy is still there, beside the new one
+  const buf = fs.readFileSync(old);
+  buf[5] ^= 0xff; // inside the block b shares
+  fs.writeFileSync(old, buf);
+  const out = path.join(dir, 'b-out.bin');
+  await store.materialise((await store.snapshots())[0]!, out);
+  expect(fs.readFileSync(out).equals(b)).toBe(true);
+  const check = await store.check({ readData: true });
+  expect(check.ok).toBe(true);
+  expect(check.packs).toEqual([expect.objectContaining({ pack: sa.ingest.packs[0], problem: 'damaged', snapshots: [] })]);
+  expect(check.findings.map((f) => f.code)).toEqual(['store-pack-damaged']);
+});

@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IntegrityError } from '../src/core/errors';
 import { packKey } from '../src/storage/store/format';
-import type { Store, StoreSnapshot } from '../src/storage/store';
+import { LocalBackend, Store, type StoreSnapshot } from '../src/storage/store';
 import { tempDir } from './helpers/db';
-import { backupInto, openStore } from './helpers/store';
+import { backupInto, objectsOnly, openStore, sealed } from './helpers/store';
 
 const PLAN = { headerBytes: 0, chunkBytes: 64 * 1024 };
 const t = tempDir('dbguard-store-damage-');
@@ -109,4 +109,76 @@ test('a truncated pack is found by size without reading data; a damaged block li
   const c = r.snapshots.find((s) => s.id === 'c_1')!;
   expect(c.findings.map((f) => f.code)).toEqual(['store-blocks-damaged']);
   expect(c.findings[0]!.message).toContain('c_1.bin.blocks');
+});
+
+test('through a backend without ranged reads: a damaged pack is IntegrityError naming it, and no file is left', async () => {
+  const { dir, snaps, sharedPack, packFile } = await threeBackups();
+  const buf = fs.readFileSync(packFile(sharedPack));
+  buf[10] ^= 0x01;
+  fs.writeFileSync(packFile(sharedPack), buf);
+  const remote = await Store.open(objectsOnly(new LocalBackend(path.join(dir, 'store'))));
+  const err = await materialiseError(remote, snaps.a!, path.join(dir, 'out-remote.bin'));
+  expect(err.message).toContain(`pack ${packKey(sharedPack)} is damaged`);
+  expect(err.message).toContain('at offset 0');
+});
+
+test('an unreadable manifest is a store finding of check (the backup is not listed, its blocks are kept by collect)', async () => {
+  const { dir, store } = await threeBackups();
+  fs.writeFileSync(path.join(dir, 'store', 'snapshots', 'staging', 'c_1.bin.json'), '{"format":"dbguard-backup/1", trunc');
+  expect((await store.snapshots()).map((s) => s.id).sort()).toEqual(['a_1', 'b_1']);
+  const r = await store.check();
+  expect(r.ok).toBe(false);
+  expect(r.findings.map((f) => [f.code, f.message.includes('snapshots/staging/c_1.bin.json')])).toEqual([['store-manifest-unreadable', true]]);
+  const c = await store.collect();
+  expect(c.deletedPacks).toEqual([]);
+  expect(c.deletedBlockLists).toEqual([]);
+});
+
+test('on an encrypting backend (sealed objects, other stored sizes): check is ok when intact; a damaged pack is named with its backups, collect keeps it', async () => {
+  const dir = path.join(t.dir, `case${++n}`);
+  const root = path.join(dir, 'store');
+  const backend = sealed(new LocalBackend(root));
+  const store = await Store.open(backend, { create: true, encrypted: true, encryption: { algorithm: 'AES-256-GCM', kdf: {}, check: 'x' }, packBytes: 4 * 65536 });
+  const a = crypto.randomBytes(10 * 65536);
+  const b = Buffer.concat([a.subarray(0, 9 * 65536), crypto.randomBytes(65536)]);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'a.bin'), a);
+  fs.writeFileSync(path.join(dir, 'b.bin'), b);
+  const ra = await backupInto(store, path.join(dir, 'a.bin'), 'p', 'a.bin', PLAN);
+  await backupInto(store, path.join(dir, 'b.bin'), 'p', 'b.bin', PLAN);
+  expect(await store.check()).toMatchObject({ ok: true, packs: [] });
+  expect(await store.check({ readData: true })).toMatchObject({ ok: true, packs: [] });
+
+  const pack = ra.ingest.packs[2]!; // a8 (b needs it too) and a9: half live once a is removed
+  const file = path.join(root, ...packKey(pack).split('/'));
+  const buf = fs.readFileSync(file);
+  buf[100] ^= 0xff;
+  fs.writeFileSync(file, buf);
+  const r = await store.check({ readData: true });
+  expect(r.ok).toBe(false);
+  expect(r.packs.map((p) => [p.pack, p.problem, names(p.snapshots)])).toEqual([[pack, 'damaged', ['p/a', 'p/b']]]);
+  expect(r.packs[0]!.detail).toContain('failed its authentication');
+  const err = await materialiseError(store, ra.snap, path.join(dir, 'out.bin'));
+  expect(err.message).toContain(`pack ${packKey(pack)} is damaged`);
+  await store.removeSnapshot(ra.snap);
+  const c = await store.collect({ repackBelow: 1 });
+  expect(c.problems.join('\n')).toContain(`kept ${packKey(pack)} without repacking it`);
+  expect(fs.existsSync(file)).toBe(true);
+});
+
+test('a pack lost outside dbguard heals with the next backup: its blocks are stored again, not reused, and the older backups are whole again', async () => {
+  const { dir, store, data, sharedPack, packFile } = await threeBackups();
+  fs.rmSync(packFile(sharedPack));
+  fs.writeFileSync(path.join(dir, 'a2.bin'), data.a);
+  const r = await backupInto(store, path.join(dir, 'a2.bin'), 'production', 'a_2.bin', PLAN);
+  expect(r.ingest.newBlocks).toBe(4); // the four blocks of the lost pack
+  const out = path.join(dir, 'a2-out.bin');
+  await store.materialise(r.snap, out);
+  expect(fs.readFileSync(out).equals(data.a)).toBe(true);
+  // the same four blocks in the same order make the same bytes: the pack of that name is back, and serves the older backups too
+  expect(r.ingest.packs[0]).toBe(sharedPack);
+  expect(fs.existsSync(packFile(sharedPack))).toBe(true);
+  const check = await store.check({ readData: true });
+  expect(check).toMatchObject({ ok: true, packs: [], findings: [] });
+  expect(check.snapshots.every((s) => s.ok)).toBe(true);
 });

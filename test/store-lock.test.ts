@@ -133,3 +133,18 @@ test('the object-store locker (lock objects on any backend) keeps the same rules
   await x.release();
   expect(await backend.list('locks/')).toEqual([]);
 });
+
+test('racing processes: an exclusive holder is never inside together with any other holder', async () => {
+  const dir = fresh();
+  const root = path.join(dir, 'store');
+  await openStore(root);
+  const marks = path.join(dir, 'marks');
+  fs.mkdirSync(marks);
+  const kinds = ['exclusive', 'exclusive', 'exclusive', 'shared', 'shared'];
+  const runs = kinds.map((k) => runStoreChild(['probe', root, marks, k, '40']));
+  const exits = await Promise.all(runs.map((r) => r.exit));
+  expect(exits.map((e, i) => [e.code, runs[i]!.stderr()])).toEqual(kinds.map(() => [0, '']));
+  const results = runs.map((r) => JSON.parse(r.stdout()) as { got: number; busy: number });
+  expect(results.every((r) => r.got > 0 && r.got + r.busy >= 40)).toBe(true); // each had its lock, not only refusals
+  expect(fs.readdirSync(path.join(root, 'locks'))).toEqual([]);
+});

@@ -15,7 +15,7 @@ import { engineNamed } from '../src/engines/registry';
 import { DEFAULT_CHUNK_PLAN, LocalBackend, Store } from '../src/storage/store';
 import { createMusicDb, execSql, sha256, tempDir } from './helpers/db';
 import { createSqliteDb } from './helpers/sqlite';
-import { backupInto, findSnap, manifestFor, openStore, treeOf } from './helpers/store';
+import { backupInto, findSnap, manifestFor, objectsOnly, openStore, treeOf } from './helpers/store';
 
 const t = tempDir('dbguard-store-');
 afterAll(() => t.cleanup());
@@ -130,7 +130,30 @@ describe('round trip', () => {
     expect(fromFile.blocks.map((x) => x.length)).toEqual([1000, 65536, 65536, 65536, 65536, 36856]);
   });
 
-  test('publish refuses a manifest of other bytes; removeSnapshot unpublishes (manifest, then block list) and is idempotent', async () => {
+  test('through a backend without ranged reads (an object store): each pack is fetched once, blocks written at their offsets', async () => {
+    const dir = fresh();
+    const root = path.join(dir, 'store');
+    const local = await openStore(root, 4 * 65536);
+    const a = crypto.randomBytes(8 * 65536);
+    const same = a.subarray(0, 65536);
+    // blocks of b interleave packs: new, old, new, old…, and one block repeats at several offsets
+    const b = Buffer.concat([crypto.randomBytes(65536), a.subarray(4 * 65536, 5 * 65536), crypto.randomBytes(65536), same, a.subarray(65536, 2 * 65536), same, a.subarray(6 * 65536, 7 * 65536), same]);
+    fs.writeFileSync(path.join(dir, 'a.bin'), a);
+    fs.writeFileSync(path.join(dir, 'b.bin'), b);
+    await backupInto(local, path.join(dir, 'a.bin'), 't', 'a.bin', { headerBytes: 0, chunkBytes: 65536 });
+    await backupInto(local, path.join(dir, 'b.bin'), 't', 'b.bin', { headerBytes: 0, chunkBytes: 65536 });
+    const objects = objectsOnly(new LocalBackend(root));
+    const remote = await Store.open(objects);
+    const snap = findSnap(await remote.snapshots('t'), 'b.bin');
+    const out = path.join(dir, 'out.bin');
+    expect(await remote.materialise(snap, out)).toEqual({ bytes: b.length, sha256: crypto.createHash('sha256').update(b).digest('hex') });
+    expect(fs.readFileSync(out).equals(b)).toBe(true);
+    const packGets = [...objects.gets].filter(([k]) => k.startsWith('packs/'));
+    expect(packGets.length).toBe(3);
+    expect(packGets.every(([, n]) => n === 1)).toBe(true);
+  });
+
+  test('publish refuses a manifest of other bytes and never rewrites a published snapshot; removeSnapshot unpublishes (manifest, then block list) and is idempotent', async () => {
     const dir = fresh();
     const store = await openStore(path.join(dir, 'store'));
     const file = path.join(dir, 'f.bin');
@@ -141,6 +164,11 @@ describe('round trip', () => {
     const snap = await store.publish('t', 'x.bin', manifestFor('t', 'x'), r);
     expect(snap.manifest).toMatchObject({ bytes: 50_000, sha256: sha256(file) });
     expect((await store.snapshots('t')).map((s) => s.fileName)).toEqual(['x.bin']);
+    expect(await store.publish('t', 'x.bin', manifestFor('t', 'x'), r)).toEqual(snap); // the same bytes again: idempotent
+    fs.writeFileSync(file, crypto.randomBytes(50_000));
+    const other = await store.ingestFile(file, DEFAULT_CHUNK_PLAN);
+    await expect(store.publish('t', 'x.bin', manifestFor('t', 'x'), other)).rejects.toMatchObject({ exitCode: 6, code: 'store-snapshot-exists' });
+    expect((await store.readSnapshot('t', 'x.bin'))!.manifest.sha256).toBe(snap.manifest.sha256);
     await store.removeSnapshot(snap);
     await store.removeSnapshot(snap);
     expect(await store.snapshots()).toEqual([]);

@@ -5,6 +5,8 @@
  *   ingest STORE FILE TARGET FILENAME PACKBYTES  shared lock, ingest, publish; prints the IngestResult JSON
  *   collect STORE PACKBYTES [REPACKBELOW]        collect (takes the exclusive lock); prints the CollectResult JSON
  *   hold-shared STORE                            takes a shared lock, prints "locked", waits until stdin closes
+ *   probe STORE MARKS KIND ROUNDS                tries KIND (shared|exclusive) ROUNDS times (more until it got it once); while holding it, checks in
+ *                                                MARKS that no conflicting holder is inside; prints {"got":N,"busy":M}
  * Exits with the error's exitCode (and its message on stderr) on a dbguard error.
  */
 const path = require('node:path');
@@ -38,6 +40,30 @@ async function main() {
     process.stdin.resume();
     await new Promise((resolve) => process.stdin.on('end', resolve));
     await lock.release();
+  } else if (op === 'probe') {
+    const fs = require('node:fs');
+    const [marks, kind, rounds] = rest;
+    let got = 0;
+    let busy = 0;
+    for (let i = 0; i < Number(rounds) || got === 0; i++) { // at least ROUNDS tries, and until it had the lock once
+      let lock;
+      try {
+        lock = kind === 'shared' ? await store.lockShared('probe') : await store.lockExclusive('probe');
+      } catch (err) {
+        if (err && err.exitCode === 5) { busy++; continue; }
+        throw err;
+      }
+      const mine = path.join(marks, `${kind}-${process.pid}`);
+      fs.writeFileSync(mine, '');
+      const inside = fs.readdirSync(marks).filter((m) => m !== path.basename(mine));
+      const conflict = kind === 'exclusive' ? inside : inside.filter((m) => m.startsWith('exclusive'));
+      if (conflict.length) { process.stderr.write(`${kind} lock held together with ${conflict.join(', ')}\n`); process.exit(9); }
+      await new Promise((r) => setImmediate(r));
+      fs.rmSync(mine);
+      got++;
+      await lock.release();
+    }
+    process.stdout.write(JSON.stringify({ got, busy }));
   } else {
     throw new Error(`unknown op ${op}`);
   }

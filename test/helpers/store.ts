@@ -68,3 +68,48 @@ export function treeOf(dir: string): string[] {
   walk('');
   return out.sort();
 }
+
+/**
+ * The object-store view of a local folder: only the ObjectBackend methods
+ * (no ranged reads), counting `get`s per key — what the store sees of an S3
+ * or encrypted backend.
+ */
+export function objectsOnly(inner: import('../../src/storage/store').LocalBackend): import('../../src/storage/store').ObjectBackend & { gets: Map<string, number> } {
+  const gets = new Map<string, number>();
+  return {
+    where: `objects:${inner.where}`,
+    gets,
+    put: (k, d, s) => inner.put(k, d, s),
+    get: (k, s) => { gets.set(k, (gets.get(k) ?? 0) + 1); return inner.get(k, s); },
+    head: (k) => inner.head(k),
+    list: (p) => inner.list(p),
+    delete: (k) => inner.delete(k),
+  };
+}
+
+/**
+ * A stand-in for an encrypting backend (the real one is src/remote/): every
+ * object but config.json is stored with a 32-byte seal in front (so stored
+ * sizes differ from the plaintext's, as with AES-GCM), and a get of an
+ * object whose seal does not match throws IntegrityError, as a failed
+ * authentication does. No ranged reads.
+ */
+export function sealed(inner: import('../../src/storage/store').LocalBackend): import('../../src/storage/store').ObjectBackend {
+  const { IntegrityError } = require('../../src/core/errors') as typeof import('../../src/core/errors');
+  const crypto = require('node:crypto') as typeof import('node:crypto');
+  const seal = (key: string, d: Buffer) => crypto.createHash('sha256').update(key).update(d).digest();
+  return {
+    where: `sealed:${inner.where}`,
+    put: (k, d, s) => inner.put(k, k === 'config.json' ? d : Buffer.concat([seal(k, d), d]), s),
+    get: async (k, s) => {
+      const b = await inner.get(k, s);
+      if (k === 'config.json') return b;
+      const d = b.subarray(32);
+      if (b.length < 32 || !seal(k, d).equals(b.subarray(0, 32))) throw new IntegrityError(`${k} failed its authentication`, 'run verify', 'remote-object-damaged');
+      return d;
+    },
+    head: (k) => inner.head(k),
+    list: (p) => inner.list(p),
+    delete: (k) => inner.delete(k),
+  };
+}

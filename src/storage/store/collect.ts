@@ -7,7 +7,7 @@
  * published snapshot with a block that is in no pack.
  */
 import * as crypto from 'node:crypto';
-import { InterruptedError } from '../../core/errors';
+import { IntegrityError, InterruptedError } from '../../core/errors';
 import { failpoint } from '../failpoint';
 import { isMissing, type ObjectBackend } from './backend';
 import { blocksKey, indexKey, manifestKey, packIdOfIndexKey, packIdOfKey, packKey, snapshotKeyParts, storeIoError, storePartOf } from './format';
@@ -95,7 +95,8 @@ export async function collectStore(backend: ObjectBackend, index: PackIndex, pac
       if (isMissing(err)) { result.problems.push(`backup ${name} has no block list ${blocksKey(target, fileName)}: it cannot be restored`); continue; }
       throw storeIoError(err, backend.where, blocksKey(target, fileName), 'reading');
     }
-    const manifest = await backend.get(manifestKey(target, fileName), signal).then((b) => JSON.parse(b.toString('utf8')) as unknown, () => undefined);
+    // the manifest only serves to check the list; unreadable, it protects the list's blocks all the same
+    const manifest = await backend.get(manifestKey(target, fileName), signal).then((b) => { try { return JSON.parse(b.toString('utf8')) as unknown; } catch { return undefined; } }, () => undefined);
     const part = storePartOf(manifest);
     if (part && crypto.createHash('sha256').update(data).digest('hex') !== part.blocksSha256) result.problems.push(`the block list ${blocksKey(target, fileName)} is damaged; every block it still names was kept`);
     for (const m of data.toString('latin1').matchAll(HEX64)) live.add(m[0]);
@@ -170,7 +171,14 @@ export async function collectStore(backend: ObjectBackend, index: PackIndex, pac
   const repacked: string[] = [];
   for (const id of candidates) {
     step();
-    const data = await io(backend.get(packKey(id), signal), packKey(id), 'reading');
+    let data: Buffer;
+    try {
+      data = await backend.get(packKey(id), signal);
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw storeIoError(err, backend.where, packKey(id), 'reading');
+      result.problems.push(`kept ${packKey(id)} without repacking it: ${err.message}`);
+      continue;
+    }
     const wanted = index.pack(id)!.blocks.filter(([h]) => live.has(h) && !copied.has(h) && !index.locate(h).some((l) => keep.has(l.pack)));
     const bad = wanted.find(([h, off, len]) => off + len > data.length || crypto.createHash('sha256').update(data.subarray(off, off + len)).digest('hex') !== h);
     if (bad) {

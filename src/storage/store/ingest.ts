@@ -63,7 +63,7 @@ export async function ingest(backend: ObjectBackend, index: PackIndex, source: A
   const take = async (chunk: Buffer) => {
     const hash = crypto.createHash('sha256').update(chunk).digest('hex');
     blocks.push({ hash, length: chunk.length });
-    if (index.has(hash) || writer.has(hash)) {
+    if (index.hasUsable(hash) || writer.has(hash)) {
       reusedBlocks++;
       return;
     }

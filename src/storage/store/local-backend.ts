@@ -164,11 +164,22 @@ export class LocalBackend implements ObjectBackend {
     return removed;
   }
 
+  /**
+   * Creates `dir` and its missing parents (0700) and fsyncs the parent of
+   * each one created: a new `packs/ab/` folder must survive a power cut as
+   * surely as the pack renamed into it, or an index would name a lost pack.
+   */
   private async mkdirs(dir: string): Promise<void> {
+    let first: string | undefined;
     try {
-      await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      first = await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (first === undefined) return;
+    for (let d = dir; ; d = path.dirname(d)) {
+      fsyncDir(path.dirname(d));
+      if (d === first || path.dirname(d) === d) break;
     }
   }
 }

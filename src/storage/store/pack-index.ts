@@ -6,7 +6,7 @@
  * has since changed.
  */
 import { isMissing, type ObjectBackend } from './backend';
-import { indexKey, packIdOfIndexKey, parsePackIndex, storeIoError, type PackIndexFile } from './format';
+import { indexKey, packIdOfIndexKey, packIdOfKey, parsePackIndex, storeIoError, type PackIndexFile } from './format';
 
 export interface BlockLoc {
   pack: string;
@@ -71,8 +71,35 @@ export class PackIndex {
     });
   }
 
+  /** Indexed packs whose object was missing at the last `checkPresence`. */
+  private absent = new Set<string>();
+
+  /**
+   * Lists `packs/` and remembers which indexed packs are missing, so that an
+   * ingest stores their blocks again instead of reusing a copy that is gone
+   * (a pack lost outside dbguard then heals with the next backup). Throws
+   * StorageError when the backend cannot be listed.
+   */
+  async checkPresence(signal?: AbortSignal): Promise<void> {
+    let listed;
+    try {
+      listed = await this.backend.list('packs/', signal);
+    } catch (err) {
+      throw storeIoError(err, this.backend.where, 'packs/', 'listing');
+    }
+    const present = new Set(listed.map((o) => packIdOfKey(o.key)));
+    this.absent = new Set(this.packIds().filter((id) => !present.has(id)));
+  }
+
+  /** True when some copy of `hash` is in a pack that was present at the last `checkPresence` (or was written since). */
+  hasUsable(hash: string): boolean {
+    const locs = this.byHash.get(hash);
+    return !!locs && locs.some((l) => !this.absent.has(l.pack));
+  }
+
   /** Records a pack's index (after its pack and index objects were put). Idempotent. */
   add(file: PackIndexFile): void {
+    this.absent.delete(file.pack); // written (again) just now
     if (this.packs.has(file.pack)) return;
     this.packs.set(file.pack, file);
     for (const [hash, offset, length] of file.blocks) {

@@ -1,12 +1,10 @@
 /**
  * Reading snapshots back: the block list (checked against the manifest's
  * blocksSha256), each block from any of its copies (checked against its
- * hash), and materialise (the whole file, fsynced, checked against the
- * manifest's sha256).
+ * hash). materialise.ts writes a whole file from these.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import { IntegrityError, InterruptedError, storageErrorFrom } from '../../core/errors';
+import { IntegrityError, InterruptedError } from '../../core/errors';
 import { isMissing, type ObjectBackend } from './backend';
 import { blocksKey, packKey, parseBlockList, storeIoError, type BlockRef, type StoreManifest } from './format';
 import type { PackIndex } from './pack-index';
@@ -21,14 +19,14 @@ export interface StoreSnapshot {
 }
 
 /** A backend that can read part of an object (LocalBackend; S3 with Range). */
-interface RangeBackend extends ObjectBackend {
+export interface RangeBackend extends ObjectBackend {
   getRange(key: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer>;
 }
-const hasRange = (b: ObjectBackend): b is RangeBackend => typeof (b as Partial<RangeBackend>).getRange === 'function';
+export const hasRange = (b: ObjectBackend): b is RangeBackend => typeof (b as Partial<RangeBackend>).getRange === 'function';
 
 export const snapName = (s: { target: string; id: string }) => `${s.target}/${s.id}`;
 
-const RESTORE_HINT = 'run `dbguard verify` to see every backup this affects, and restore from another backup';
+export const RESTORE_HINT = 'run `dbguard verify` to see every backup this affects, and restore from another backup';
 
 /**
  * The block list of `snap`, checked against the manifest (sha256 and count).
@@ -79,6 +77,7 @@ export class BlockReader {
       } catch (err) {
         if (isMissing(err)) { problem = `pack ${key} is missing`; continue; }
         if ((err as NodeJS.ErrnoException).code === 'ESHORT') { problem = `pack ${key} is truncated (it ends before offset ${loc.offset + loc.length})`; continue; }
+        if (err instanceof IntegrityError) { problem = `pack ${key} is damaged: ${err.message}`; continue; } // an encrypting backend's failed authentication
         throw storeIoError(err, this.backend.where, key, 'reading');
       }
       if (loc.length === block.length && crypto.createHash('sha256').update(data).digest('hex') === block.hash) return data;
@@ -110,51 +109,5 @@ export async function* readSnapshotBlocks(backend: ObjectBackend, index: PackInd
     if (signal?.aborted) throw new InterruptedError();
     yield await reader.read(b, `offset ${offset} of backup ${snapName(snap)}`, signal);
     offset += b.length;
-  }
-}
-
-/**
- * Writes the snapshot's bytes into `dest` (created or truncated, mode 0600),
- * block by block in file order, each hash-checked; fsyncs; then checks the
- * size and whole-file sha256 against the manifest. On any failure (damage,
- * disk, abort) `dest` is removed before the error is thrown.
- */
-export async function materialiseSnapshot(backend: ObjectBackend, index: PackIndex, snap: StoreSnapshot, dest: string, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<{ bytes: number; sha256: string }> {
-  const whole = crypto.createHash('sha256');
-  let bytes = 0;
-  let handle: fs.promises.FileHandle | undefined;
-  try {
-    try {
-      handle = await fs.promises.open(dest, 'w', 0o600);
-      await handle.chmod(0o600);
-    } catch (err) {
-      throw storageErrorFrom(err, dest, 'creating') ?? err;
-    }
-    for await (const block of readSnapshotBlocks(backend, index, snap, opts.signal)) {
-      try {
-        await handle.write(block, 0, block.length, bytes);
-      } catch (err) {
-        throw storageErrorFrom(err, dest, 'writing') ?? err;
-      }
-      whole.update(block);
-      bytes += block.length;
-      opts.onProgress?.(bytes, snap.manifest.bytes);
-    }
-    try {
-      await handle.sync();
-    } catch (err) {
-      throw storageErrorFrom(err, dest, 'flushing to disk') ?? err;
-    }
-    await handle.close();
-    handle = undefined;
-    const sha256 = whole.digest('hex');
-    if (bytes !== snap.manifest.bytes || sha256 !== snap.manifest.sha256) {
-      throw new IntegrityError(`backup ${snapName(snap)} rebuilt from the store ${backend.where} is ${bytes} bytes with sha256 ${sha256}, but its manifest says ${snap.manifest.bytes} bytes, ${snap.manifest.sha256}`, RESTORE_HINT, 'store-sha-mismatch');
-    }
-    return { bytes, sha256 };
-  } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await fs.promises.rm(dest, { force: true });
-    throw err;
   }
 }

@@ -41,7 +41,8 @@ interface LockSpace {
   /** Creates `name` complete; false when it exists already. */
   create(name: string, text: string): Promise<boolean>;
   entries(): Promise<Entry[]>;
-  remove(name: string, text: string | undefined): Promise<void>;
+  /** Removes `name` if it still holds `text`; `stale`: it is a dead run's (several runs may remove it at once). */
+  remove(name: string, text: string | undefined, stale?: boolean): Promise<void>;
 }
 
 const isLockName = (n: string) => /^(shared|exclusive)(-\d+-[0-9a-f]+)?\.json$/.test(n);
@@ -70,7 +71,7 @@ class Locker implements StoreLocker {
     for (const e of await this.space.entries()) {
       if (e.name === own) continue;
       if (e.info && e.info.host === me && !alive(e.info.pid)) {
-        await this.space.remove(e.name, e.text);
+        await this.space.remove(e.name, e.text, true);
         tookOver.push(e.info);
         continue;
       }
@@ -168,10 +169,10 @@ export class LocalStoreLocker extends Locker {
         }
         return out;
       },
-      async remove(name, text) {
+      async remove(name, text, stale) {
         try {
-          if (name === 'exclusive.json') removeStale(where(name), text);
-          else await fs.promises.rm(where(name), { force: true });
+          if (name === 'exclusive.json' && stale) removeStale(where(name), text);
+          else if (name !== 'exclusive.json' || readText(where(name)) === text) await fs.promises.rm(where(name), { force: true });
         } catch (err) {
           throw mapFs(err, where(name), 'removing the store lock');
         }

@@ -19,7 +19,8 @@ import {
 import { fileChunks, ingest, type IngestOptions, type IngestResult } from './ingest';
 import { LocalBackend } from './local-backend';
 import { PackIndex } from './pack-index';
-import { materialiseSnapshot, readSnapshotBlocks, type StoreSnapshot } from './read';
+import { materialiseSnapshot } from './materialise';
+import { readSnapshotBlocks, type StoreSnapshot } from './read';
 import { LocalStoreLocker, ObjectStoreLocker, type StoreLock, type StoreLocker } from './store-lock';
 
 export interface StoreOpenOptions {
@@ -120,6 +121,7 @@ export class Store {
   /** Same from a stream of bytes (buffers of any size). Caller holds a shared lock. */
   async ingestStream(stream: AsyncIterable<Buffer>, plan: ChunkPlan, opts: IngestOptions = {}): Promise<IngestResult> {
     await this.index.refresh(opts.signal);
+    await this.index.checkPresence(opts.signal);
     return ingest(this.backend, this.index, stream, plan, this.packBytes, opts);
   }
 
@@ -128,7 +130,9 @@ export class Store {
    * `store` part and the ingest's bytes/sha256): writing the manifest is the
    * publication. Throws IntegrityError when `manifest` names other bytes
    * than the ingest read or a block is no longer in the store, StorageError
-   * when a put fails (then nothing is published). Caller holds a shared lock.
+   * when a put fails (then nothing is published) or a different snapshot of
+   * that name is published already. Idempotent for the same bytes (returns
+   * the published snapshot). Caller holds a shared lock.
    */
   async publish(target: string, fileName: string, manifest: Manifest, result: IngestResult): Promise<StoreSnapshot> {
     assertSafeName('target', target);
@@ -140,11 +144,18 @@ export class Store {
     const lost = result.blocks.find((b) => !this.index.has(b.hash));
     if (lost) throw new IntegrityError(`block ${lost.hash} of ${target}/${manifest.id} is no longer in the store ${this.backend.where}: it was removed while the backup was stored`, 'make the backup again (hold the shared store lock from ingest to publish)', 'store-publish-lost');
     const list = encodeBlockList(result.blocks);
+    const listSha = crypto.createHash('sha256').update(list).digest('hex');
+    // Never rewrite a published snapshot: a kill between its two puts would pair the old manifest with a new block list.
+    const existing = await this.readSnapshot(target, fileName);
+    if (existing) {
+      if (existing.manifest.sha256 === result.sha256 && existing.manifest.store.blocksSha256 === listSha) return existing;
+      throw new StorageError(`the store ${this.backend.where} already holds a different backup ${target}/${fileName}`, `remove that backup first (dbguard prune), or publish under another name; nothing was changed`, 'store-snapshot-exists');
+    }
     const full: StoreManifest = {
       ...manifest,
       bytes: result.bytes,
       sha256: result.sha256,
-      store: { blocks: `${fileName}.blocks`, blocksSha256: crypto.createHash('sha256').update(list).digest('hex'), blockCount: result.blocks.length, chunking: result.chunking },
+      store: { blocks: `${fileName}.blocks`, blocksSha256: listSha, blockCount: result.blocks.length, chunking: result.chunking },
     };
     await this.putOrThrow(blocksKey(target, fileName), list);
     await this.putOrThrow(manifestKey(target, fileName), Buffer.from(`${JSON.stringify(full, null, 2)}\n`));
@@ -169,8 +180,12 @@ export class Store {
     return blocks.filter((b) => !this.index.locate(b.hash).some((l) => packs.has(l.pack)));
   }
 
-  /** Published snapshots (of `target`, or all), manifests read and checked; unreadable manifests are skipped. Throws StorageError when the store cannot be listed or read. */
+  /** Published snapshots (of `target`, or all), newest first per target; manifests read and checked, unreadable ones skipped (check reports them). Throws StorageError when the store cannot be listed or read. */
   async snapshots(target?: string): Promise<StoreSnapshot[]> {
+    return (await this.scan(target)).snaps;
+  }
+
+  private async scan(target?: string): Promise<{ snaps: StoreSnapshot[]; unreadable: string[] }> {
     if (target !== undefined) assertSafeName('target', target);
     const prefix = target === undefined ? 'snapshots/' : `snapshots/${target}/`;
     let listed;
@@ -179,14 +194,17 @@ export class Store {
     } catch (err) {
       throw storeIoError(err, this.backend.where, prefix, 'listing');
     }
-    const out: StoreSnapshot[] = [];
+    const snaps: StoreSnapshot[] = [];
+    const unreadable: string[] = [];
     for (const o of listed) {
       const parts = snapshotKeyParts(o.key);
       if (parts?.kind !== 'manifest') continue;
       const snap = await this.readSnapshot(parts.target, parts.fileName);
-      if (snap) out.push(snap);
+      if (snap) snaps.push(snap);
+      else unreadable.push(o.key);
     }
-    return out.sort((a, b) => (a.target === b.target ? b.manifest.createdAt.localeCompare(a.manifest.createdAt) : a.target.localeCompare(b.target)));
+    snaps.sort((a, b) => (a.target === b.target ? b.manifest.createdAt.localeCompare(a.manifest.createdAt) : a.target.localeCompare(b.target)));
+    return { snaps, unreadable };
   }
 
   /** One snapshot by target and file name; undefined when absent or its manifest is not a store manifest. */
@@ -221,7 +239,13 @@ export class Store {
 
   /** verify: see StoreCheckResult. Never modifies the store. */
   async check(opts: StoreCheckOptions = {}): Promise<StoreCheckResult> {
-    return checkStore(this.backend, this.index, opts.snapshots ?? (await this.snapshots()), opts);
+    const scanned = opts.snapshots ? { snaps: opts.snapshots, unreadable: [] } : await this.scan();
+    const result = await checkStore(this.backend, this.index, scanned.snaps, opts, { sealed: !!this.config.encryption });
+    for (const key of scanned.unreadable) {
+      result.findings.push({ severity: 'error', code: 'store-manifest-unreadable', message: `the manifest ${key} in ${this.backend.where} is unreadable or not a store manifest: that backup cannot be listed or restored`, hint: 'restore from another backup; the next prune keeps its blocks until the manifest is removed' });
+      result.ok = false;
+    }
+    return result;
   }
 
   /** Removes a snapshot: manifest first (unpublishes), then `.blocks`. Idempotent. Caller holds a shared lock. */
