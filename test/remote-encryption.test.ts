@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, IntegrityError } from '../src/core/errors';
-import { EncryptedBackend, keyMatches, makeKeyCheck, seal, unseal } from '../src/remote/encrypted-backend';
+import { ENC_OVERHEAD_BYTES, EncryptedBackend, keyMatches, makeKeyCheck, seal, unseal } from '../src/remote/encrypted-backend';
 import { openRemoteBackend } from '../src/remote/open';
 import { S3Backend, type RemoteConfig } from '../src/remote/s3-backend';
 import { S3_TEST_ENV, startS3, type TestS3 } from './helpers/s3';
@@ -52,6 +52,7 @@ test.each([
   expect(Buffer.compare(await again.backend.get('packs/aa/p1.pack'), data)).toBe(0);
   // head and list give the stored (sealed) size: plaintext + 14-byte header + 12-byte nonce + 16-byte tag
   expect((await again.backend.head('packs/aa/p1.pack'))!.bytes).toBe(data.length + 42);
+  expect(ENC_OVERHEAD_BYTES).toBe(42);
   expect((await again.backend.list('packs/')).map((o) => o.key)).toEqual(['packs/aa/p1.pack']);
   again.s3.destroy();
 });

@@ -67,7 +67,9 @@ test('credentials from AWS_PROFILE and a credentials file are used; no credentia
 
 test('where names the bucket, prefix and endpoint host, never user info from the endpoint', () => {
   const b = new S3Backend(remote({ url: 's3://open-test/a/b/', endpoint: 'https://user:hunter2@s3.example.com:9000/' }), { ...S3_TEST_ENV });
-  expect(b.where).toBe('s3://open-test/a/b at s3.example.com:9000');
+  expect(b.where).toBe('s3://open-test/a/b');
+  expect(b.endpoint).toBe('s3.example.com:9000');
+  expect(`${b.where} ${b.endpoint}`).not.toContain('hunter2');
   expect(b.prefix).toBe('a/b/');
   b.destroy();
   expect(() => new S3Backend(remote({ url: 's3://open-test/../x' }), {})).toThrow(ConfigError);

@@ -22,6 +22,8 @@ export const ENC_FORMAT = 'dbguard-enc/1';
 const HEADER = Buffer.from(`${ENC_FORMAT}\n`, 'ascii');
 const NONCE = 12;
 const TAG = 16;
+/** What sealing adds to an object: header + nonce + tag. head/list report stored sizes (ObjectInfo.bytes), so a size check against plaintext lengths must add this. */
+export const ENC_OVERHEAD_BYTES = HEADER.length + NONCE + TAG;
 /** The one key an encrypted store keeps in plaintext. */
 export const PLAINTEXT_KEY = 'config.json';
 
@@ -66,6 +68,8 @@ export function keyMatches(key: Buffer, check: string): boolean {
 
 export class EncryptedBackend implements ObjectBackend {
   readonly where: string;
+  /** Bytes a stored object has beyond its plaintext (ENC_OVERHEAD_BYTES; 0 for config.json). */
+  readonly overheadBytes = ENC_OVERHEAD_BYTES;
 
   /**
    * `encryption` is what the store's config.json holds (or must hold, for a
@@ -121,7 +125,7 @@ export class EncryptedBackend implements ObjectBackend {
     return plain;
   }
 
-  /** Stored size (sealed: plaintext + 42 bytes) and time; passes through. */
+  /** Stored size (sealed: plaintext + overheadBytes, as ObjectInfo.bytes says) and time; passes through. */
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
     return this.inner.head(key, signal);
   }

@@ -10,6 +10,8 @@ import { redactUrls } from '../core/redact';
 export interface RemoteErrorContext {
   /** `s3://bucket/prefix` (S3Backend.where). */
   where: string;
+  /** remote.endpoint's host[:port]; undefined for AWS S3. */
+  endpoint?: string;
   op: 'put' | 'get' | 'head' | 'list' | 'delete' | 'probe';
   key?: string;
   /** How many attempts were made before giving up (for the message). */
@@ -35,7 +37,7 @@ const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException',
 /** The S3 error code (`NoSuchBucket`, `AccessDenied`, ...) or the Node error code (`ECONNREFUSED`) of `err`, looking one cause deep. */
 export function remoteErrorCode(err: unknown): string {
   const e = err as SdkErrorShape | undefined;
-  if (typeof e?.code === 'string' && /^(E[A-Z]+|ERR_|UND_)/.test(e.code)) return e.code;
+  if (typeof e?.code === 'string' && /^(E[A-Z]+|ERR_|UND_)|CERT|SELF_SIGNED/.test(e.code)) return e.code;
   if (e?.Code) return e.Code;
   if (e?.name && e.name !== 'Error' && e.name !== 'AggregateError') return e.name;
   if (typeof e?.code === 'string') return e.code;
@@ -94,6 +96,7 @@ function isChecksumRejection(code: string, msg: string): boolean {
 export function mapRemoteError(err: unknown, ctx: RemoteErrorContext): DbguardError {
   if (err instanceof DbguardError) return err;
   const where = ctx.where;
+  const service = ctx.endpoint ? `the S3 service at ${ctx.endpoint}` : 'AWS S3';
   const object = ctx.key !== undefined ? `${ctx.key} in ${where}` : where;
   const code = remoteErrorCode(err);
   const status = httpStatus(err);
@@ -104,23 +107,26 @@ export function mapRemoteError(err: unknown, ctx: RemoteErrorContext): DbguardEr
 
   if (isAbort(err)) return made(new InterruptedError(`interrupted while ${verb} ${object}`));
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-    return made(new StorageError(`cannot reach the S3 service of ${where} (${code})${tries}`, 'check remote.endpoint (host and port) and that the service is up and reachable from this machine; nothing was changed on the remote by this request', 'remote-unreachable'));
+    return made(new StorageError(`cannot reach ${service} for ${where} (${code})${tries}`, 'check remote.endpoint (host and port) and that the service is up and reachable from this machine; nothing was changed on the remote by this request', 'remote-unreachable'));
+  }
+  if (/CERT|SELF_SIGNED|ERR_TLS|ERR_SSL/.test(code) || /certificate|self[- ]signed/i.test(sdkMsg)) {
+    return made(new StorageError(`the TLS certificate of the S3 service${ctx.endpoint ? ` at ${ctx.endpoint}` : ''} for ${where} is not trusted (${code || sdkMsg})`, 'check remote.endpoint (host name and https); for a private CA, point NODE_EXTRA_CA_CERTS at its certificate file', 'remote-tls'));
   }
   if (isNetworkError(err) || (err as SdkErrorShape | undefined)?.name === 'TimeoutError') {
-    return made(new StorageError(`the connection to ${where} dropped while ${verb} ${ctx.key ?? 'it'} (${code || sdkMsg})${tries}`, 'the network or the service at remote.endpoint failed mid-request; an upload that did not complete is not visible under its key: run the command again', 'remote-network'));
+    return made(new StorageError(`the connection to ${service} dropped while ${verb} ${object} (${code || sdkMsg})${tries}`, 'the network or the service at remote.endpoint failed mid-request; an upload that did not complete is not visible under its key: run the command again', 'remote-network'));
   }
   if (code === 'NoSuchBucket') {
-    return made(new ConfigError(`the bucket of ${where} does not exist`, 'create the bucket, or fix the bucket name in remote.url (and remote.endpoint / remote.region for the provider it is on)', [], 'remote-no-bucket'));
+    return made(new ConfigError(`the bucket of ${where} does not exist${ctx.endpoint ? ` at ${ctx.endpoint}` : ''}`, 'create the bucket, or fix the bucket name in remote.url (and remote.endpoint / remote.region for the provider it is on)', [], 'remote-no-bucket'));
   }
   if (CREDENTIAL_CODES.has(code) || /Could not load credentials/i.test(sdkMsg)) {
-    const what = code === 'CredentialsProviderError' || /Could not load credentials/i.test(sdkMsg) ? 'no S3 credentials were found' : `the S3 service of ${where} refused the credentials (${code})`;
+    const what = code === 'CredentialsProviderError' || /Could not load credentials/i.test(sdkMsg) ? 'no S3 credentials were found' : `${service} refused the credentials for ${where} (${code})`;
     return made(new ConfigError(what, 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or AWS_PROFILE with a credentials file, to a key pair valid for this bucket', [], 'remote-credentials'));
   }
   if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || code === 'IllegalLocationConstraintException' || status === 301) {
     return made(new ConfigError(`the bucket of ${where} is in another region than remote.region (${code || status})`, 'set remote.region to the bucket\'s region (or remote.endpoint to the provider\'s regional endpoint)', [], 'remote-region'));
   }
   if (isChecksumRejection(code, sdkMsg)) {
-    return made(new StorageError(`the S3 service of ${where} rejected the request's checksum headers while ${verb} ${ctx.key ?? 'it'} (${code}: ${sdkMsg})`, 'this provider does not support the newer SDK integrity headers; dbguard sends them only where S3 requires them: check remote.endpoint and report the provider and this message', 'remote-checksum-headers'));
+    return made(new StorageError(`${service} rejected the request's checksum headers while ${verb} ${object} (${code}: ${sdkMsg})`, 'this provider does not support the newer SDK integrity headers; dbguard sends them only where S3 requires them: check remote.endpoint and report the provider and this message', 'remote-checksum-headers'));
   }
   if (code === 'AccessDenied' || code === 'AllAccessDisabled' || status === 403) {
     const write = ctx.op === 'put' || ctx.op === 'delete';
@@ -129,7 +135,7 @@ export function mapRemoteError(err: unknown, ctx: RemoteErrorContext): DbguardEr
       : 'give the credentials in AWS_ACCESS_KEY_ID read access (s3:GetObject, s3:ListBucket) to the bucket and prefix of remote.url', 'remote-permission'));
   }
   if (status !== undefined && status >= 500 || THROTTLE_CODES.has(code)) {
-    return made(new StorageError(`the S3 service of ${where} failed while ${verb} ${ctx.key ?? 'it'} (${code || `HTTP ${status}`})${tries}`, 'the provider had an internal error or is throttling; nothing incomplete is visible under the key: run the command again later', 'remote-server-error'));
+    return made(new StorageError(`${service} failed while ${verb} ${object} (${code || `HTTP ${status}`})${tries}`, 'the provider had an internal error or is throttling; nothing incomplete is visible under the key: run the command again later', 'remote-server-error'));
   }
   return made(new StorageError(`S3 error while ${verb} ${object}: ${code ? `${code}: ` : ''}${sdkMsg}${status ? ` (HTTP ${status})` : ''}`, 'check remote.url, remote.endpoint and the credentials; run with --verbose for the cause', 'remote-error'));
 }

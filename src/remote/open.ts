@@ -9,7 +9,7 @@ import type { ObjectBackend } from '../storage/store/backend';
 import { isMissing } from '../storage/store/backend';
 import { EncryptedBackend, PLAINTEXT_KEY } from './encrypted-backend';
 import { KEY_ENV, type StoreEncryption } from './encryption-key';
-import { describeRemote, S3Backend, type RemoteConfig, type S3BackendOptions } from './s3-backend';
+import { describeRemote, endpointHost, S3Backend, type RemoteConfig, type S3BackendOptions } from './s3-backend';
 
 export interface OpenedRemote {
   /** What the remote Store is opened on: `s3`, or the encrypted view of it. */
@@ -76,7 +76,7 @@ export async function openRemoteBackend(remote: RemoteConfig | null | undefined,
 /** What `probeRemote` found, as one doctor line. */
 export interface RemoteProbe {
   ok: boolean;
-  /** s3://bucket/prefix (endpoint host), never a credential. */
+  /** `s3://bucket/prefix at <endpoint host>`, never a credential. */
   where: string;
   state: 'store' | 'empty' | 'foreign' | 'unknown';
   encrypted: boolean;
@@ -94,7 +94,8 @@ export interface RemoteProbe {
  * throws: every failure is a `RemoteProbe` with ok false.
  */
 export async function probeRemote(remote: RemoteConfig, env: NodeJS.ProcessEnv = process.env, opts: { signal?: AbortSignal; s3?: S3BackendOptions } = {}): Promise<RemoteProbe> {
-  const base = { where: describeRemote(remote), encrypted: remote.encryption };
+  const host = endpointHost(remote);
+  const base = { where: `${describeRemote(remote)}${host ? ` at ${host}` : ''}`, encrypted: remote.encryption };
   let opened: OpenedRemote | undefined;
   try {
     opened = await openRemoteBackend(remote, env, opts);

@@ -41,6 +41,12 @@ export interface S3BackendOptions {
   attempts?: number;
   /** First delay of our backoff in ms, doubling, at most 10 s (default 500). */
   backoffMs?: number;
+  /** Keys per list request (default 1000, S3's maximum). */
+  listPageSize?: number;
+  /** A connection that cannot be made in this time is a failure (retried; default 10 s). */
+  connectTimeoutMs?: number;
+  /** A socket silent this long (a hung service) is a failure (retried; default 120 s). */
+  idleTimeoutMs?: number;
 }
 
 /** Bucket and key prefix of an `s3://bucket/prefix` URL; the prefix is '' or ends with '/'. Throws ConfigError naming remote.url. */
@@ -53,15 +59,17 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 }
 
 /** The S3 client settings for a remote (exported for the test of the checksum setting). */
-export function s3ClientConfig(remote: RemoteConfig, env: NodeJS.ProcessEnv, sdkAttempts = 4): S3ClientConfig {
+export function s3ClientConfig(remote: RemoteConfig, env: NodeJS.ProcessEnv, opts: Pick<S3BackendOptions, 'sdkAttempts' | 'connectTimeoutMs' | 'idleTimeoutMs'> = {}): S3ClientConfig {
   const config: S3ClientConfig = {
     region: remote.region,
     forcePathStyle: remote.forcePathStyle,
     // many S3-compatible services reject the CRC32 headers and aws-chunked bodies that SDK v3 sends by default
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: sdkAttempts,
+    maxAttempts: opts.sdkAttempts ?? 4,
     retryMode: 'standard',
+    // without these a service that accepts a connection and never answers would hang the run forever
+    requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 10_000, socketTimeout: opts.idleTimeoutMs ?? 120_000 },
   };
   if (remote.endpoint) config.endpoint = remote.endpoint;
   // the SDK's default chain reads process.env; an explicit env (tests, a daemon's target env) is honoured the same way
@@ -73,15 +81,27 @@ export function s3ClientConfig(remote: RemoteConfig, env: NodeJS.ProcessEnv, sdk
   return config;
 }
 
-/** `s3://bucket/prefix`, with the endpoint's host when there is one; never user info or query. */
-export function describeRemote(remote: Pick<RemoteConfig, 'url' | 'endpoint'>): string {
-  const url = remote.url.replace(/\/+$/, '');
-  if (!remote.endpoint) return url;
-  try { return `${url} at ${new URL(remote.endpoint).host}`; } catch { return url; }
+/** `s3://bucket/prefix` without a trailing slash, so `${where}/${key}` reads as the object's URL. */
+export function describeRemote(remote: Pick<RemoteConfig, 'url'>): string {
+  return remote.url.replace(/\/+$/, '');
 }
 
+/** The endpoint's `host[:port]` for messages (never its user info or query), or undefined for AWS S3. */
+export function endpointHost(remote: Pick<RemoteConfig, 'endpoint'>): string | undefined {
+  if (!remote.endpoint) return undefined;
+  try { return new URL(remote.endpoint).host; } catch { return undefined; }
+}
+
+/**
+ * No `getRange` on purpose: without it the store reads a snapshot pack by
+ * pack (one request per 32 MiB pack, not one per 256 KiB block), and an
+ * encrypted object only opens whole anyway.
+ */
 export class S3Backend implements ObjectBackend {
+  /** `s3://bucket/prefix`: bucket and prefix only, never the endpoint's user info or a credential. */
   readonly where: string;
+  /** `host[:port]` of remote.endpoint, for messages; undefined for AWS S3. */
+  readonly endpoint: string | undefined;
   readonly bucket: string;
   readonly prefix: string;
   private readonly client: S3Client;
@@ -91,11 +111,12 @@ export class S3Backend implements ObjectBackend {
   constructor(remote: RemoteConfig, env: NodeJS.ProcessEnv = process.env, opts: S3BackendOptions = {}) {
     ({ bucket: this.bucket, prefix: this.prefix } = parseS3Url(remote.url));
     this.where = describeRemote(remote);
-    this.opts = { multipartThreshold: 16 * 1024 * 1024, partSize: 8 * 1024 * 1024, queueSize: 4, sdkAttempts: 4, attempts: 3, backoffMs: 500, ...opts };
+    this.endpoint = endpointHost(remote);
+    this.opts = { multipartThreshold: 16 * 1024 * 1024, partSize: 8 * 1024 * 1024, queueSize: 4, sdkAttempts: 4, attempts: 3, backoffMs: 500, listPageSize: 1000, connectTimeoutMs: 10_000, idleTimeoutMs: 120_000, ...opts };
     // dbguard supports Node 20 (DESIGN §8) with the SDK version pinned in the lock file: the SDK's
     // "future versions will need Node 22" warning would land in every command's stderr
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new S3Client(s3ClientConfig(remote, env, this.opts.sdkAttempts));
+    this.client = new S3Client(s3ClientConfig(remote, env, this.opts));
   }
 
   private full(key: string): string {
@@ -132,7 +153,7 @@ export class S3Backend implements ObjectBackend {
   async put(key: string, data: Buffer, signal?: AbortSignal): Promise<void> {
     const Key = this.full(key);
     const md5 = data.length < this.opts.multipartThreshold ? crypto.createHash('md5').update(data).digest('base64') : undefined;
-    await this.run({ where: this.where, op: 'put', key }, signal, async () => {
+    await this.run({ where: this.where, endpoint: this.endpoint, op: 'put', key }, signal, async () => {
       if (data.length < this.opts.multipartThreshold) {
         // Content-MD5 (the classic header every S3 service checks, unlike the newer x-amz-checksum-*) makes
         // the service refuse a body damaged or cut on the way instead of storing it
@@ -152,7 +173,7 @@ export class S3Backend implements ObjectBackend {
 
   /** The whole object; throws the SDK's NoSuchKey error when absent (isMissing), a mapped dbguard error otherwise. */
   async get(key: string, signal?: AbortSignal): Promise<Buffer> {
-    return this.run({ where: this.where, op: 'get', key }, signal, async () => {
+    return this.run({ where: this.where, endpoint: this.endpoint, op: 'get', key }, signal, async () => {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: signal });
       const bytes = await out.Body!.transformToByteArray();
       if (out.ContentLength !== undefined && bytes.length !== out.ContentLength) {
@@ -165,7 +186,7 @@ export class S3Backend implements ObjectBackend {
   /** Size and time of `key`, or undefined when absent. Throws a mapped error for anything else. */
   async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
     try {
-      return await this.run({ where: this.where, op: 'head', key }, signal, async () => {
+      return await this.run({ where: this.where, endpoint: this.endpoint, op: 'head', key }, signal, async () => {
         const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: signal });
         return { key, bytes: out.ContentLength ?? 0, modifiedAt: out.LastModified ?? new Date(0) };
       }, isMissing);
@@ -180,8 +201,8 @@ export class S3Backend implements ObjectBackend {
     const out: ObjectInfo[] = [];
     let token: string | undefined;
     do {
-      const page = await this.run({ where: this.where, op: 'list', key: prefix || undefined }, signal, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), ContinuationToken: token }), { abortSignal: signal }));
+      const page = await this.run({ where: this.where, endpoint: this.endpoint, op: 'list', key: prefix || undefined }, signal, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), ContinuationToken: token, MaxKeys: this.opts.listPageSize }), { abortSignal: signal }));
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.prefix)) continue;
         out.push({ key: o.Key.slice(this.prefix.length), bytes: o.Size ?? 0, modifiedAt: o.LastModified ?? new Date(0) });
@@ -193,7 +214,7 @@ export class S3Backend implements ObjectBackend {
 
   /** True when at least one object's key starts with `prefix` (one small list request). */
   async hasAny(prefix: string, signal?: AbortSignal): Promise<boolean> {
-    const page = await this.run({ where: this.where, op: 'list', key: prefix || undefined }, signal, () =>
+    const page = await this.run({ where: this.where, endpoint: this.endpoint, op: 'list', key: prefix || undefined }, signal, () =>
       this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), MaxKeys: 1 }), { abortSignal: signal }));
     return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
   }
@@ -201,7 +222,7 @@ export class S3Backend implements ObjectBackend {
   /** Removes `key`; idempotent (S3 answers 204 for a missing key; a 404 is taken as done too). */
   async delete(key: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.run({ where: this.where, op: 'delete', key }, signal, async () => {
+      await this.run({ where: this.where, endpoint: this.endpoint, op: 'delete', key }, signal, async () => {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: signal });
       }, (err) => isMissing(err) && remoteCodeIsObjectMissing(err));
     } catch (err) {
@@ -214,16 +235,20 @@ export class S3Backend implements ObjectBackend {
    * Checks that the bucket exists and the credentials are accepted
    * (HeadBucket). Throws the mapped error: ConfigError naming remote.url for
    * a missing bucket (HeadBucket's bare 404), the credential variables for
-   * refused keys, StorageError naming remote.endpoint when unreachable.
+   * refused keys or a bare 403, StorageError naming remote.endpoint when unreachable.
    */
   async checkBucket(signal?: AbortSignal): Promise<void> {
-    await this.run({ where: this.where, op: 'probe' }, signal, async () => {
+    await this.run({ where: this.where, endpoint: this.endpoint, op: 'probe' }, signal, async () => {
       try {
         await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
       } catch (err) {
         // HeadBucket has no body: its 404 and 403 carry no S3 code
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         if (status === 404) throw Object.assign(new Error('NoSuchBucket'), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } });
+        if (status === 403) {
+          // a bare 403 here is a refused key pair as often as a missing permission: name both
+          throw new ConfigError(`${this.endpoint ? `the S3 service at ${this.endpoint}` : 'AWS S3'} refused access to the bucket of ${this.where} (HTTP 403)`, 'check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and that the key pair may list and read the bucket and prefix of remote.url (s3:ListBucket, s3:GetObject)', [], 'remote-credentials').because(err);
+        }
         throw err;
       }
     });

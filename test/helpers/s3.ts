@@ -4,6 +4,10 @@
  * (the bench's "server's own byte counts"), records request headers, and can
  * answer errors, drop connections or stop dead mid-upload on demand. Tests
  * talk to the proxy's URL; nothing is mocked in the SDK.
+ *
+ * The proxy runs in the test process: a CLI child that talks to it must be
+ * started with runCliAsync/startCli (helpers/cli.ts), never the synchronous
+ * runCli, which blocks the event loop the proxy answers on.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,7 +18,7 @@ import * as path from 'node:path';
 
 /** Starts s3rver in a child process (s3rver-child.js) and resolves its port. */
 function startS3rver(dir: string, buckets: string[]): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', path.join(__dirname, 's3rver-child.js'), dir, ...buckets], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', path.join(__dirname, 's3rver-child.js'), dir, ...buckets], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -57,6 +61,10 @@ export interface TestS3 {
   dir: string;
   /** Request body bytes that reached the proxy (all requests since start or `resetCounts`). */
   bytesReceived(): number;
+  /** Resolves once `bytes` request body bytes in all have reached the proxy (since start or resetCounts). */
+  whenReceived(bytes: number): Promise<void>;
+  /** Response body bytes s3rver sent back through the proxy (downloads). */
+  bytesSent(): number;
   requests(): RecordedRequest[];
   resetCounts(): void;
   /** Answers the next matching requests with an S3 error XML instead of forwarding them. */
@@ -65,6 +73,10 @@ export interface TestS3 {
   clearFaults(): void;
   /** Resets the connection of the next `times` requests after `afterBytes` of their body arrived. */
   dropConnections(times: number, afterBytes?: number): void;
+  /** Cuts the connection of the next `times` GET answers after `afterBytes` of their body were sent. */
+  dropResponses(times: number, afterBytes: number): void;
+  /** The next `times` requests are read but never answered. */
+  hang(times: number): void;
   /** Stops accepting connections (and kills open ones) once `afterBytes` more request body bytes arrived: a server that dies mid-upload. */
   stopAfterBytes(afterBytes: number): Promise<void>;
   /** Listens again on the same port after a stop. */
@@ -80,10 +92,14 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
   const upstreamPort = server.port;
 
   let received = 0;
+  let answered = 0;
   let recorded: RecordedRequest[] = [];
   const answers: InjectedAnswer[] = [];
   let drops: { times: number; afterBytes: number } | undefined;
+  let responseDrops: { times: number; afterBytes: number } | undefined;
+  let hangs = 0;
   let stopAt: { bytes: number; reached(): void } | undefined;
+  let waiters: { bytes: number; resolve(): void }[] = [];
   const sockets = new Set<Socket>();
 
   const sendError = (res: http.ServerResponse, status: number, code: string, message: string) => {
@@ -103,8 +119,15 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
       // counted when it happens, so requests without a body (HEAD, CreateMultipartUpload) are not used up
       if (drops && drops.times > 0 && !dropped && rec.bytes >= drops.afterBytes) { dropped = true; drops.times--; req.socket.destroy(); }
       if (stopAt && received >= stopAt.bytes) { const s = stopAt; stopAt = undefined; s.reached(); }
+      if (waiters.length) { const due = waiters.filter((w) => received >= w.bytes); waiters = waiters.filter((w) => received < w.bytes); for (const w of due) w.resolve(); }
     };
     if (drops && drops.times > 0 && drops.afterBytes === 0) { drops.times--; req.socket.destroy(); return; }
+    if (hangs > 0) {
+      // accepted, body read, never answered: a service that hangs
+      hangs--;
+      req.on('data', onData);
+      return;
+    }
     if (injected) {
       injected.times--;
       req.on('data', onData);
@@ -118,6 +141,14 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     req.on('end', () => {
       const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        const cut = responseDrops && responseDrops.times > 0 && req.method === 'GET' ? responseDrops : undefined;
+        if (cut) cut.times--;
+        let sent = 0;
+        upRes.on('data', (chunk: Buffer) => {
+          sent += chunk.length;
+          answered += chunk.length;
+          if (cut && sent > cut.afterBytes) { upRes.destroy(); res.socket?.destroy(); }
+        });
         upRes.pipe(res);
       });
       up.on('error', () => req.socket.destroy());
@@ -142,10 +173,14 @@ export async function startS3(buckets: string[] = ['dbguard-test']): Promise<Tes
     directEndpoint: `http://127.0.0.1:${upstreamPort}`,
     dir,
     bytesReceived: () => received,
+    bytesSent: () => answered,
+    whenReceived: (bytes) => new Promise<void>((resolve) => { if (received >= bytes) resolve(); else waiters.push({ bytes, resolve }); }),
     requests: () => recorded,
-    resetCounts: () => { received = 0; recorded = []; },
+    resetCounts: () => { received = 0; answered = 0; recorded = []; },
     answer: (a) => { answers.push({ ...a }); },
-    clearFaults: () => { answers.length = 0; drops = undefined; stopAt = undefined; },
+    clearFaults: () => { answers.length = 0; drops = undefined; responseDrops = undefined; hangs = 0; stopAt = undefined; },
+    dropResponses: (times, afterBytes) => { responseDrops = { times, afterBytes }; },
+    hang: (times) => { hangs = times; },
     dropConnections: (times, afterBytes = 0) => { drops = { times, afterBytes }; },
     stopAfterBytes: (afterBytes) => new Promise<void>((resolve) => {
       stopAt = { bytes: received + afterBytes, reached: () => { void stopProxy().then(resolve); } };

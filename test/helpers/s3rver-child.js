@@ -1,7 +1,8 @@
 // s3rver in its own process for test/helpers/s3.ts. It runs with
 // --openssl-legacy-provider because s3rver's ListObjectsV2 continuation
 // tokens use DES, which Node 20's OpenSSL 3 only has in the legacy provider.
-// argv: <directory> <bucket>...; prints {"port":N} on stdout once listening.
+// argv: <directory> <bucket>...; prints {"port":N} on stdout once listening;
+// exits when its stdin closes.
 const S3rver = require('s3rver');
 
 const [directory, ...buckets] = process.argv.slice(2);
@@ -13,3 +14,7 @@ server.run().then((addr) => {
   process.exit(1);
 });
 process.on('SIGTERM', () => { server.close().finally(() => process.exit(0)); });
+// the test process holds our stdin: when it ends (even by kill -9), so do we, leaving no server behind
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
