@@ -15,6 +15,14 @@
  *   5. live backup (a writer holds the file and commits) ÷ locked backup goal ≤ 1.3
  *      writer commit latency p99 during live backups ÷ without          goal ≤ 2
  *      attempts per live backup (BENCH_LIVE_RUNS live backups, default 10)
+ *   6. store (storage.format "blocks", issue 11), BENCH_STORE_DAYS daily backups
+ *      (default 30) with 1% of the rows updated before each:
+ *      store size ÷ one copy                                           goal ≤ 1.5
+ *      daily backup in blocks format ÷ (cp + plain full scan of copy)  goal ≤ 1.3
+ *      restore from the store ÷ cp                                     goal ≤ 1.5
+ *      peak RSS of dbguard during those backups and restores           goal < 300 MiB
+ *
+ * BENCH_ONLY=store runs only the backup baseline (3) and the store figures (6).
  *
  * Every timing is the median of 3 runs, warm cache (the file is read once
  * before timing; dropping the page cache needs root). Pending writes are
@@ -33,6 +41,7 @@ const path = require('node:path');
 const { run, killCurrent } = require('./bench/proc');
 const daemonBench = require('./bench/daemon');
 const liveBench = require('./bench/live');
+const storeBench = require('./bench/store');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -132,6 +141,10 @@ async function main() {
   const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024);
   if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error(`BENCH_SIZE_MB must be a positive number of MiB (got "${process.env.BENCH_SIZE_MB}")`);
   const target = Math.round(sizeMb * MiB);
+  const only = process.env.BENCH_ONLY;
+  if (only !== undefined && only !== 'store') throw new Error(`BENCH_ONLY must be "store" (got "${only}")`);
+  const storeDays = Number(process.env.BENCH_STORE_DAYS ?? 30);
+  if (!Number.isInteger(storeDays) || storeDays < 2) throw new Error(`BENCH_STORE_DAYS must be a whole number ≥ 2 (got "${process.env.BENCH_STORE_DAYS}")`);
   const loadStart = os.loadavg();
 
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbguard-bench-'));
@@ -165,7 +178,7 @@ async function main() {
   const version = [];
   const bare = [];
   let versionText = '';
-  for (let i = 0; i < VERSION_RUNS; i++) {
+  for (let i = 0; i < (only ? 0 : VERSION_RUNS); i++) {
     const r = await must('dbguard --version', NODE, [CLI, '--version'], { cwd: tmp });
     versionText = r.stdout.trim();
     version.push(r.ms);
@@ -181,7 +194,7 @@ async function main() {
   const scanRss = [];
   let scanInfo;
   let checkInfo;
-  for (let i = 1; i <= RUNS; i++) {
+  for (let i = 1; i <= (only ? 0 : RUNS); i++) {
     log(`check round ${i}/${RUNS}: plain DuckDB full scan, block scrub, dbguard check production (full, then --quick)`);
     await sync();
     const s = await must('plain DuckDB full scan', NODE, [SCAN, db], { rss: true });
@@ -200,8 +213,8 @@ async function main() {
     await sync();
     quick.push((await must('dbguard check production --quick', NODE, [CLI, 'check', 'production', '--quick', '--json'], { cwd: tmp })).ms);
   }
-  const checkRows = checkInfo.targets[0].tables.reduce((n, t) => n + Number(t.rows), 0);
-  if (checkRows !== scanInfo.rows) throw new Error(`row counts differ: check ${checkRows}, plain scan ${scanInfo.rows}`);
+  const checkRows = only ? 0 : checkInfo.targets[0].tables.reduce((n, t) => n + Number(t.rows), 0);
+  if (!only && checkRows !== scanInfo.rows) throw new Error(`row counts differ: check ${checkRows}, plain scan ${scanInfo.rows}`);
 
   // --- 3. backup ------------------------------------------------------------
   const cp = [];
@@ -238,12 +251,14 @@ async function main() {
   }
 
   // --- 4. daemon --------------------------------------------------------------
-  const scheduled = await daemonBench.scheduledBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, log });
+  const scheduled = only ? [] : await daemonBench.scheduledBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, log });
   const idleSeconds = Number(process.env.BENCH_IDLE_S ?? 60);
-  const idle = await daemonBench.idleMemory({ node: NODE, cli: CLI, dir: tmp, dist, idleSeconds, log });
+  const idle = only ? undefined : await daemonBench.idleMemory({ node: NODE, cli: CLI, dir: tmp, dist, idleSeconds, log });
   // --- 5. live backup ---------------------------------------------------------
   const liveRuns = Number(process.env.BENCH_LIVE_RUNS ?? 10);
-  const lv = await liveBench.liveBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, liveRuns, idleMs: 10000, log });
+  const lv = only ? undefined : await liveBench.liveBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, liveRuns, idleMs: 10000, log });
+  // --- 6. store (last: it changes the database) --------------------------------
+  const st = await storeBench.storeBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, days: storeDays, log });
   const loadEnd = os.loadavg();
 
   // --- report ---------------------------------------------------------------
@@ -259,12 +274,13 @@ async function main() {
   out('dbguard bench');
   out(`machine: ${os.availableParallelism ? os.availableParallelism() : cpus.length} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${cpus[0] ? cpus[0].model.trim() : 'unknown CPU'}, ${os.platform()} ${os.release()}, Node ${process.version}`);
   out(`load average: ${loadStart.map((x) => x.toFixed(2)).join(' ')} at start, ${loadEnd.map((x) => x.toFixed(2)).join(' ')} at end (the machine may be shared; timings are wall time)`);
-  out(`database: ${mib(fileSize)} (${fileSize.toLocaleString('en-US')} bytes), ${scanInfo.tables} tables, ${scanInfo.rows.toLocaleString('en-US')} rows, generated in ${sec(gen.ms)} in ${tmp} (removed at the end)`);
+  out(`database: ${mib(fileSize)} (${fileSize.toLocaleString('en-US')} bytes), ${genInfo.rows.toLocaleString('en-US')} rows, generated in ${sec(gen.ms)} in ${tmp} (removed at the end)`);
   out(`cache: warm — the file was read once (cat > /dev/null, ${sec(warm.ms)}) before timing; the page cache is not dropped (needs root). \`sync\` (untimed) before each timed command.`);
   out(`build: a copy of dist/ as built at ${new Date(builtAt).toISOString()} (the same build for every run)`);
   out(`timings: wall time of each process from spawn to exit, median of ${RUNS} runs (start-up: median of ${VERSION_RUNS}); all runs in seconds in brackets`);
   out();
 
+  if (!only) {
   const mCheck = median(check);
   const mScan = median(scan);
   const mScrub = median(scrub);
@@ -275,6 +291,7 @@ async function main() {
   const mVersion = median(version);
   figure('dbguard --version start-up', sec(mVersion), '< 0.25 s', mVersion < 250,
     `bare \`node -e 0\` ${sec(median(bare))} for comparison; prints "${versionText}"`);
+  }
 
   const mCp = median(cp);
   const mCopy = median(copyPhase);
@@ -292,8 +309,9 @@ async function main() {
   figure('backup peak RSS, dbguard main process', mib(peak), '< 300 MiB', peak < 300 * MiB,
     `VmHWM ${mib(Math.max(...backupRss.map((r) => r.mainHwm)))}, max sampled VmRSS ${mib(Math.max(...backupRss.map((r) => r.mainMaxRss)))} (every 20 ms), highest of ${RUNS} runs`);
 
-  const mScheduled = median(scheduled);
   const mInternal = median(backupInternal);
+  if (!only) {
+  const mScheduled = median(scheduled);
   const rScheduled = mScheduled / mInternal;
   figure('scheduled backup ÷ CLI backup', rScheduled.toFixed(2), '≤ 1.05', rScheduled <= 1.05,
     `daemon run ${sec(mScheduled)} (its job history) ÷ CLI ${sec(mInternal)} (backups[0].durationMs), same file`);
@@ -307,15 +325,35 @@ async function main() {
   const p99Live = liveBench.pct(lv.latencyLive, 99);
   figure('commit p99 during live backups ÷ without', (p99Live / p99Idle).toFixed(2), '≤ 2', p99Live / p99Idle <= 2,
     `p99 ${p99Live.toFixed(1)} ms (p50 ${liveBench.pct(lv.latencyLive, 50).toFixed(1)} ms, ${lv.latencyLive.length} commits) vs p99 ${p99Idle.toFixed(1)} ms (p50 ${liveBench.pct(lv.latencyIdle, 50).toFixed(1)} ms, ${lv.latencyIdle.length} commits in 10 s) without`);
+  }
+
+  const rStore = st.storedBytes / st.fileBytes;
+  figure(`store after ${st.days} daily backups ÷ one copy`, rStore.toFixed(2), '≤ 1.5', rStore <= 1.5,
+    `store ${mib(st.storedBytes)} (${st.packs} packs) ÷ the newest backup ${mib(st.fileBytes)}; ${mib(st.logicalBytes)} as plain copies (${(st.logicalBytes / st.fileBytes).toFixed(1)}×)`);
+  const mBlocks = median(st.backups);
+  const rBlocks = mBlocks / (mCp + mScanCopy);
+  figure('blocks backup ÷ (cp + plain full scan)', rBlocks.toFixed(2), '≤ 1.3', rBlocks <= 1.3,
+    `daily backup in blocks format ${sec(mBlocks)} (median of ${st.backups.length}) ÷ (cp ${sec(mCp)} + scan ${sec(mScanCopy)}); plain backup ${sec(mBackup)}`);
+  const mRestore = median(st.restore);
+  const mStoreCp = median(st.cp);
+  figure('restore from the store ÷ cp', (mRestore / mStoreCp).toFixed(2), '≤ 1.5', mRestore / mStoreCp <= 1.5,
+    `restore --from the oldest backup ${sec(mRestore)} ÷ cp of a backup ${sec(mStoreCp)}`);
+  const storePeak = Math.max(...st.rss.map((r) => r.mainPeak));
+  figure('blocks backup/restore peak RSS', mib(storePeak), '< 300 MiB', storePeak < 300 * MiB,
+    `dbguard main process, highest of ${st.rss.length} runs (VmHWM and VmRSS sampled every 20 ms)`);
   out();
 
   const workerPeak = Math.max(...backupRss.map((r) => r.workerPeak));
   out('not goals, for context:');
+  const phaseOf = (n) => median(st.restorePhases.map((p) => p[n] ?? 0));
+  out(`  store: the first backup in blocks format (every block new) took ${sec(st.firstBackupMs)}; restore from the store = write and hash-check the blocks ${sec(phaseOf('prepare'))} + full read by DuckDB ${sec(phaseOf('read'))} + place ${sec(phaseOf('place'))} + quick check ${sec(phaseOf('check'))} (medians)`);
+  if (!only) {
   out(`  live backup: the writer commits 200 transactions/s (transfers, appends, deletes, a 150,000-row append every 500, a CHECKPOINT every 150); the file grew from ${mib(lv.sizeBefore)} to ${mib(lv.sizeAfter)} during the live runs`);
   out(`  attempts per live backup: ${lv.attempts.join(', ')} (mean ${(lv.attempts.reduce((a, b) => a + b, 0) / Math.max(1, lv.attempts.length)).toFixed(2)}); a retry means a checkpoint of the writer moved the fence during the copy`);
   out(`  backup peak RSS of one DuckDB worker (child process of dbguard): ${mib(workerPeak)}; ${backupRss.map((r) => r.workerCount).join('/')} workers seen per run; main + workers at once: ${mib(Math.max(...backupRss.map((r) => r.totalPeak)))}`);
   out(`  check peak RSS: dbguard main process ${mib(Math.max(...checkRss.map((r) => r.mainPeak)))}, one DuckDB worker ${mib(Math.max(...checkRss.map((r) => r.workerPeak)))}; the plain DuckDB full scan process: ${mib(Math.max(...scanRss.map((r) => r.mainPeak)))}`);
   out(`  check --quick (header, open, catalog, row counts, NULL primary keys; no full read, no scrub): ${sec(median(quick))}`);
+  }
   const phaseNames = [...new Set(phaseRuns.flatMap((p) => Object.keys(p)))];
   const phaseMedians = phaseNames.map((n) => [n, median(phaseRuns.map((p) => p[n] ?? 0))]);
   // `copy` is the part of `snapshot` spent copying bytes; count it once
@@ -338,9 +376,14 @@ async function main() {
   out(`  backup production    ${runsOf(backup)}`);
   out(`  backup copy phase    ${runsOf(copyPhase)}`);
   out(`  backup (durationMs)  ${runsOf(backupInternal)}`);
+  if (!only) {
   out(`  scheduled backup     ${runsOf(scheduled)}`);
   out(`  locked (no writer)   ${runsOf(lv.locked)}`);
   out(`  live (writer)        ${runsOf(lv.live)}`);
+  }
+  out(`  blocks backup        ${runsOf(st.backups)}`);
+  out(`  cp (store section)   ${runsOf(st.cp)}`);
+  out(`  restore from store   ${runsOf(st.restore)}`);
   out();
   out(`${goals.filter(Boolean).length} of ${goals.length} goals met.`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -127,15 +127,16 @@ describe('a day-by-day history in blocks format', () => {
     });
 
     test('a missing pack: verify --all exits 4 and names every backup that needs it; restore of such a backup changes nothing', async () => {
-      const pack = packsOf(d)[0]!;
+      // a pack the oldest (store-only) backup needs
+      const pack = packsOf(d).find((pk) => pk.blocks.some(([h]) => blocksOf(d, ids[0]!).includes(h)))!;
       fs.rmSync(pack.file);
       const affected = dependents(new Set(pack.blocks.map(([h]) => h)));
       expect(affected.length).toBeGreaterThan(0);
       const r = runCli(['verify', 'production', '--all', '--json'], { cwd: d.dir });
       expect(r.code).toBe(4);
       expect(r.json.results.filter((x: any) => !x.ok).map((x: any) => x.id).sort()).toEqual([...affected].sort());
-      const storeOnly = affected.find((id) => id !== ids[3]);
-      if (!storeOnly) throw new Error('the missing pack should be needed by a store-only backup');
+      expect(affected).toContain(ids[0]);
+      const storeOnly = ids[0]!;
       const before = fs.readFileSync(d.db);
       const res = runCli(['restore', 'production', '--from', storeOnly, '--yes'], { cwd: d.dir });
       expect(res.code).toBe(4);
@@ -194,5 +195,57 @@ describe('blocks format with several targets and prune', () => {
       await expectRows(dest, storeManifest(p, b.id));
     }
     expect(fs.existsSync(storeDir(p))).toBe(true);
+  });
+});
+
+describe('blocks format with plain = 0 (every backup only in the store)', () => {
+  let p: Project;
+  let id: string;
+  beforeAll(async () => {
+    p = await makeProject(1, { storage: { format: 'blocks', plain: 0 } });
+    const r = runCli(['backup', 'production', '--json'], { cwd: p.dir });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.json.backups[0]).toEqual(expect.objectContaining({ location: 'store', demoted: [] }));
+    id = r.json.backups[0].id;
+  });
+  afterAll(() => p.cleanup());
+
+  test('no plain file; status and verify --latest see the store backup', () => {
+    expect(filesIn(p.backups).filter((f) => f.endsWith('.duckdb'))).toEqual([]);
+    const s = runCli(['status', 'production', '--json'], { cwd: p.dir });
+    expect(JSON.stringify(s.json)).toContain(id);
+    const v = runCli(['verify', 'production', '--read-data', '--json'], { cwd: p.dir });
+    expect(v.code).toBe(0);
+    expect(v.json.results.map((x: any) => x.id)).toEqual([id]);
+  });
+
+  test('repair --strategy restore of a damaged database puts the store backup back, read in full first', async () => {
+    fs.writeFileSync(p.db, Buffer.alloc(fs.statSync(p.db).size, 0x5a));
+    const r = runCli(['repair', 'production', '--strategy', 'restore', '--yes', '--json'], { cwd: p.dir });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.json.strategy).toBe('restore');
+    expect(r.json.details.restoredFrom).toBe(id);
+    await expectRows(p.db, storeManifest(p, id));
+  });
+});
+
+describe('a damaged plain file of a backup that is also in the store', () => {
+  test('restore takes the store copy; verify names the plain file', async () => {
+    const p = await makeProject(1, BLOCKS);
+    const out = tempDir('dbguard-store-out-');
+    try {
+      const b = await backupTarget(p.config(), 'production', {});
+      const plain = path.join(p.backups, `${b.id}.duckdb`);
+      flipByte(plain, Math.floor(fs.statSync(plain).size / 2));
+      const v = runCli(['verify', 'production', '--json'], { cwd: p.dir });
+      expect(v.code).toBe(4);
+      expect(v.json.results[0].findings.map((f: any) => f.code)).toContain('checksum-mismatch');
+      const { r, dest } = restoreTo(p, b.id, out.dir);
+      expect([r.code, r.json?.source]).toEqual([0, 'store']);
+      await expectRows(dest, storeManifest(p, b.id));
+    } finally {
+      p.cleanup();
+      out.cleanup();
+    }
   });
 });

@@ -78,7 +78,8 @@ describe('migrate-store', () => {
     try {
       const r = runCli(['migrate-store', 'production'], { cwd: p.dir, env: { DBGUARD_TEST_FAIL_AT: `migrate-publish:${ids[1]}.duckdb=EIO` } });
       expect(r.code).toBe(6);
-      expect(r.stderr).toMatch(/EIO/);
+      expect(r.stderr).toMatch(/I\/O error/);
+      expect(r.stderr).toContain(`stopped at backup ${ids[1]}`);
       // nothing was removed: every plain file is there with its manifest
       expect(plainFiles(p)).toEqual(ids.map((id) => `${id}.duckdb`).sort());
       for (const id of ids) {
@@ -105,6 +106,7 @@ describe('migrate-store', () => {
       expect(runCli(['migrate-store', 'production'], { cwd: p.dir }).code).toBe(0);
       const r = runCli(['migrate-store', 'production', '--to', 'files'], { cwd: p.dir, env: { DBGUARD_TEST_FAIL_AT: `migrate-plain:${ids[0]}.duckdb=ENOSPC` } });
       expect(r.code).toBe(6);
+      expect(r.stderr).toContain(`stopped at backup ${ids[0]}`);
       expect(filesIn(p.backups).filter((f) => f.includes('.tmp'))).toEqual([]);
       const listed = runCli(['list', 'production', '--json'], { cwd: p.dir }).json.backups;
       expect(listed.map((b: any) => b.id).sort()).toEqual([...ids].sort());
@@ -113,6 +115,23 @@ describe('migrate-store', () => {
         expect(res.code).toBe(0);
         await expectRows(dest, manifests[id]!);
       }
+    } finally {
+      p.cleanup();
+    }
+  });
+
+  test('back in files format, rotation still removes old store backups (and keeps the newest valid)', async () => {
+    const { p, ids } = await plainHistory();
+    try {
+      expect(runCli(['migrate-store', 'production'], { cwd: p.dir }).code).toBe(0);
+      writeConfig(p.dir, { keep: 2 });
+      const r = runCli(['backup', 'production', '--json'], { cwd: p.dir });
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(r.json.backups[0].location).toBe('plain');
+      expect(r.json.backups[0].removed.sort()).toEqual([ids[0], ids[1]].sort());
+      const listed = runCli(['list', 'production', '--json'], { cwd: p.dir }).json.backups;
+      expect(listed.map((b: any) => [b.id, b.location])).toEqual([[r.json.backups[0].id, 'plain'], [ids[2], 'plain+store']]);
+      expect(fs.readdirSync(path.join(storeDir(p), 'snapshots', 'production')).filter((f) => f.endsWith('.json'))).toEqual([`${ids[2]}.duckdb.json`]);
     } finally {
       p.cleanup();
     }

@@ -11,6 +11,8 @@ export interface SourceOptions {
   /** How long to wait for the store's lock (prune's collect holds it exclusively). */
   waitMs?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Read the store copy even when the plain file is there (its verification failed). */
+  fromStore?: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function materialiseEntry(backupDir: string, entry: BackupEntry, de
  * store has not been read by the engine yet.
  */
 export async function prepareFromBackup(backupDir: string, entry: BackupEntry, dest: string, owner: FileOwner | undefined, opts: SourceOptions = {}): Promise<Prepared & { fromStore: boolean }> {
-  if (plainUsable(entry)) return { ...(await prepareReplacement(entry.file, dest, owner)), fromStore: false };
+  if (!opts.fromStore && plainUsable(entry)) return { ...(await prepareReplacement(entry.file, dest, owner)), fromStore: false };
   const tmp = tempNameFor(dest);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   fs.rmSync(tmp, { force: true });

@@ -17,7 +17,7 @@ import { BackupRepository } from '../storage/repository';
 import { schemaRules } from './health';
 import { schemaFindings, schemaRefusal } from './schema-findings';
 import { objectName } from '../core/schema-baseline';
-import { applyRetention, removalError, type RemovalFailure } from './prune';
+import { applyRetention, removalError, withOptionalStore, type RemovalFailure } from './prune';
 import { engineOf } from './engine-of';
 import { removeWithSideFiles, sideFilesOf } from './side-files';
 import { stableFileFindings } from './live-check';
@@ -274,7 +274,11 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
         const demotion = store ? demotePlain(repo, target, config.storage.plain, log) : { demoted: [], failed: [] };
         demoted = demotion.demoted;
         const opened = store;
-        const rotated = await applyRetention(repo, target, { ...config.retention, keep: opts.keep ?? config.keep }, clock.now(), false, opened && (async () => opened));
+        const policy = { ...config.retention, keep: opts.keep ?? config.keep };
+        // files format with store backups from before a switch: the store is opened (shared lock) only if one is dropped
+        const rotated = opened
+          ? await applyRetention(repo, target, policy, clock.now(), false, async () => opened)
+          : await withOptionalStore(repo.dir, `backup ${target}`, waitMs, (lazy) => applyRetention(repo, target, policy, clock.now(), false, lazy));
         removed = rotated.removed;
         const failedAll = [...demotion.failed, ...rotated.failed];
         if (failedAll.length) {

@@ -73,7 +73,12 @@ export async function migrateStore(config: Config, selector: string | undefined,
         // oldest first: the blocks of older backups are stored once and later ones reuse them
         for (const e of [...valid].reverse()) {
           if (opts.signal?.aborted) throw interrupted(target);
-          const done = opts.to === 'blocks' ? await intoStore(store, repo, e, opts) : await outOfStore(store, repo, e, opts);
+          let done;
+          try {
+            done = opts.to === 'blocks' ? await intoStore(store, repo, e, opts) : await outOfStore(store, repo, e, opts);
+          } catch (err) {
+            throw stoppedAt(target, e, result, err);
+          }
           if (typeof done === 'string') result.skipped.push({ id: e.id, reason: done });
           else result.converted.push({ id: e.id, from: e.location, to: done });
         }
@@ -137,4 +142,16 @@ async function outOfStore(store: Store, repo: BackupRepository, e: BackupEntry, 
   }
   await store.removeSnapshot(snap);
   return 'plain';
+}
+
+/** The error of a migration that stopped at backup `e`: says which backup, what is done, and that every backup is still whole. */
+function stoppedAt(target: string, e: BackupEntry, result: MigrateResult, err: unknown): Error {
+  if (!(err instanceof StorageError) && err instanceof DbguardError) return err;
+  const mapped = err instanceof StorageError ? err : storageErrorFrom(err, e.file, `converting backup ${e.id}`) ?? new StorageError(errorMessage(err), 'run again with --verbose');
+  const done = result.converted.length ? `${result.converted.map((c) => c.id).join(', ')} ${result.converted.length > 1 ? 'are' : 'is'} converted (still in both places until the run completes); ` : '';
+  return new StorageError(
+    `${target}: migrate-store stopped at backup ${e.id}: ${mapped.message}; ${done}nothing was removed: every backup is complete where it was`,
+    `${mapped.hint}; then run dbguard migrate-store ${target} again (it continues where it stopped)`,
+    mapped.code,
+  ).because(err);
 }

@@ -13,7 +13,7 @@ import { databaseFiles, keepAside, newAsideFolder, refuseSymlink, removeOriginal
 import { adoptReplacement, commitReplacement, discardReplacement, type FileOwner, ownerOf, type Prepared, prepareReplacement, tempNameFor } from '../storage/place';
 import { unfinishedRepairs } from '../storage/quarantine';
 import { afterQuarantine, writeRecord } from './repair-record';
-import { BackupRepository } from '../storage/repository';
+import { BackupRepository, type BackupEntry } from '../storage/repository';
 import type { TargetCheck } from './check';
 import { checkHealth } from './health';
 import { describeLost, SCHEMA_CODES } from './schema-findings';
@@ -22,7 +22,7 @@ import { notRunError } from './worker-errors';
 import { sideFilesOf } from './side-files';
 import type { ProgressFn } from './progress';
 import { verificationInterrupted } from './restore';
-import { contentFindings, verifyBackup } from './verify';
+import { verifyBackup } from './verify';
 import { prepareFromBackup } from './backup-source';
 import { plainUsable } from './store-access';
 
@@ -173,37 +173,33 @@ async function recover(config: Config, target: string, engine: Engine, file: str
   // Every placement: a prepared, fsynced file with the damaged file's owner and mode, renamed over the target.
   const place = (prepared: Prepared) => { aborted(); commitReplacement(prepared, existing, quarantine); };
 
+  /** A store backup, materialised beside the target (every block and the whole sha256 checked: the bytes validated at backup time) and placed; false when it is damaged. */
+  const placeFromStore = async (entry: BackupEntry): Promise<boolean> => {
+    let prepared;
+    try {
+      prepared = await prepareFromBackup(config.backupDir, entry, file, owner, { signal: opts.signal, fromStore: true });
+    } catch (err) {
+      // a damaged block is this backup's problem: try the next older one; anything else stops the repair
+      if (err instanceof IntegrityError && !opts.signal?.aborted) return false;
+      throw err;
+    }
+    try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
+    return true;
+  };
+
   const tryRestore = async (): Promise<string | undefined> => {
     const skipped: string[] = [];
     for (const entry of repo.list(target).filter((e) => e.status === 'valid' && !e.future && holdsAll(e.manifest, missing))) {
-      if (!plainUsable(entry)) {
-        // a store backup is materialised beside the target and read in full there before it is placed
-        let prepared;
-        try {
-          prepared = await prepareFromBackup(config.backupDir, entry, file, owner, { signal: opts.signal });
-        } catch (err) {
-          // a damaged block is this backup's problem: try the next older one; anything else stops the repair
-          if (err instanceof IntegrityError && !opts.signal?.aborted) { skipped.push(entry.id); continue; }
-          throw err;
-        }
-        let findings;
-        try {
-          findings = await contentFindings(entry, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress });
-          aborted();
-        } catch (err) {
-          discardReplacement(prepared);
-          throw err;
-        }
-        if (findings.length) { discardReplacement(prepared); skipped.push(entry.id); continue; }
-        try { place(prepared); } catch (err) { discardReplacement(prepared); throw err; }
-        result.details.skippedBackups = skipped;
-        return entry.id;
+      let ok = false;
+      if (plainUsable(entry)) {
+        const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress, parts: 'plain' });
+        aborted();
+        if (verificationInterrupted(v)) throw new InterruptedError(`repair of ${target} interrupted while verifying backup ${entry.id}`);
+        if (v.ok) { place(await prepareReplacement(entry.file, file, owner)); ok = true; }
       }
-      const v = await verifyBackup(entry, { signal: opts.signal, onProgress: opts.onProgress, parts: 'plain' });
-      aborted();
-      if (verificationInterrupted(v)) throw new InterruptedError(`repair of ${target} interrupted while verifying backup ${entry.id}`);
-      if (!v.ok) { skipped.push(entry.id); continue; }
-      place(await prepareReplacement(entry.file, file, owner));
+      // a store copy of the same backup stands in for a damaged plain file
+      if (!ok && entry.snapshot) ok = await placeFromStore(entry);
+      if (!ok) { skipped.push(entry.id); continue; }
       result.details.skippedBackups = skipped;
       return entry.id;
     }

@@ -12,11 +12,11 @@ import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, refuseSymlink } from '../storage/move-aside';
 import { adoptReplacement, commitReplacement, discardReplacement, ownerOf, prepareReplacement, tempNameFor, type Prepared } from '../storage/place';
 import { prepareFromBackup } from './backup-source';
-import { plainUsable } from './store-access';
+import { plainUsable, snapshotOf } from './store-access';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
 import { checkDatabase } from './check';
 import type { ProgressFn } from './progress';
-import { contentFindings, verifyBackup, type VerifyResult } from './verify';
+import { verifyBackup, type VerifyResult } from './verify';
 
 export interface RestoreOptions {
   /** A backup id or "latest" (default). */
@@ -65,6 +65,8 @@ export interface RestoreResult extends RestorePlan {
   dryRun: boolean;
   /** Folder holding the replaced files, or null when nothing was replaced. */
   safetyCopy: string | null;
+  /** Milliseconds per step: verify (a plain file), prepare (copy or write from the store), read (a store copy's full read), place, check. */
+  phases: Record<string, number>;
   tables: TableCount[];
   findings: Finding[];
 }
@@ -163,12 +165,12 @@ export function restoreDestination(to: string, cwd: string, backupDir: string, e
 }
 
 /** Like prepareFromBackup, from another source (the remote): materialised at a temporary name beside `dest`, nothing at `dest` changed. */
-async function prepareFromSource(source: BackupSource, entry: BackupEntry, dest: string, owner: ReturnType<typeof ownerOf>, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<Prepared & { fromStore: true }> {
+async function prepareFromSource(source: BackupSource, entry: BackupEntry, dest: string, owner: ReturnType<typeof ownerOf>, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<Prepared> {
   const tmp = tempNameFor(dest);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   fs.rmSync(tmp, { force: true });
   await source.materialise(entry, tmp, opts);
-  return { ...adoptReplacement(tmp, dest, owner), fromStore: true };
+  return adoptReplacement(tmp, dest, owner);
 }
 
 /**
@@ -196,6 +198,8 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'restore'), opts.waitMs ?? 0, opts.signal);
   try {
     const chosen = candidates[0]!;
+    const phases: Record<string, number> = {};
+    const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => { const t0 = Date.now(); try { return await fn(); } finally { phases[name] = (phases[name] ?? 0) + Date.now() - t0; } };
     await pausepoint('restore-verify', opts.signal);
     const failed = (v: VerifyResult) => {
       const reason = v.findings.map((f) => f.message).join('; ');
@@ -207,46 +211,50 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
         'backup-damaged',
       );
     };
-    // A plain file is verified where it lies. A store backup is verified by its dry run
-    // (every block present and hashing right), or by materialising it beside the target
-    // and reading that copy in full before the swap: the bytes checked are the bytes placed.
-    const fromPlain = !opts.remote && plainUsable(chosen);
+    // A plain file is verified where it lies (sha256, full read). A store backup is verified
+    // by writing it beside the target, every block and the whole sha256 checked (a dry run
+    // checks its blocks in the store): the bytes checked are the bytes placed.
+    let fromPlain = !opts.remote && plainUsable(chosen);
+    const verify = async (parts: 'plain' | 'store') => {
+      const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts, waitMs: opts.waitMs });
+      // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
+      if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
+      return v;
+    };
     if (opts.remote && opts.dryRun) {
       const findings = await opts.remote.check(chosen, opts.signal);
       if (findings.length) throw failed({ target, id: chosen.id, file: chosen.file, ok: false, findings, durationMs: 0 });
     } else if (fromPlain || opts.dryRun) {
-      const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts: fromPlain ? 'plain' : 'store', waitMs: opts.waitMs });
-      // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
-      if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
-      if (!v.ok) throw failed(v);
+      const v = await timed('verify', () => verify(fromPlain ? 'plain' : 'store'));
+      if (!v.ok && fromPlain && snapshotOf(chosen)) {
+        // the same backup is also in the store: a damaged plain file is not a damaged backup
+        log.warn({ target, id: chosen.id, reason: v.findings.map((f) => f.message).join('; ') }, 'the plain file failed verification; restoring from the store copy');
+        fromPlain = false;
+        if (opts.dryRun) { const s = await verify('store'); if (!s.ok) throw failed({ ...s, findings: [...v.findings, ...s.findings] }); }
+      } else if (!v.ok) throw failed(v);
     }
     // the restored file is what the backup is; side files at dest are named by the same engine
     const engine = engineOfBackup(chosen) ?? engineOf(config, target, dest).engine;
     const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, source: opts.remote ? 'remote' : fromPlain ? 'plain' : 'store', createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
-    const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[] };
+    const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[], phases };
     await assertNotInUse(dest, `dbguard restore ${target}`, engine);
     if (opts.dryRun) return { ...base, ok: true, safetyCopy: null };
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
     const onBytes = (d: number, t: number) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t });
-    const prepared = opts.remote
-      ? await prepareFromSource(opts.remote, chosen, dest, ownerOf(dest), { signal: opts.signal, onProgress: onBytes })
-      : await prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { signal: opts.signal, waitMs: opts.waitMs, onProgress: onBytes });
-    if (prepared.fromStore) {
-      let findings: Finding[];
-      try {
-        findings = await contentFindings(chosen, prepared.tmp, { signal: opts.signal, onProgress: opts.onProgress });
-      } catch (err) {
-        discardReplacement(prepared);
+    const prepared = await timed('prepare', () => (opts.remote
+      ? prepareFromSource(opts.remote, chosen, dest, ownerOf(dest), { signal: opts.signal, onProgress: onBytes })
+      : prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: onBytes })))
+      .catch((err) => {
+        // a damaged or missing block fails this backup like a failed verification: name the next older one
+        if (err instanceof IntegrityError && !opts.signal?.aborted) throw failed({ target, id: chosen.id, file: chosen.file, ok: false, durationMs: 0, findings: [{ severity: 'error', code: err.code, message: err.message, hint: err.hint }] });
         throw err;
-      }
-      const v: VerifyResult = { target, id: chosen.id, file: chosen.file, ok: findings.length === 0, findings, durationMs: 0 };
-      if (opts.signal?.aborted || verificationInterrupted(v)) { discardReplacement(prepared); throw interrupted(); }
-      if (!v.ok) { discardReplacement(prepared); throw failed(v); }
-    }
-    const { aside } = await replaceDatabase(prepared, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal);
-    const after = await checkDatabase(target, dest, { quick: true, engine });
+      });
+    // A copy from the store needs no second read: every block matched its hash and the whole
+    // file its manifest's sha256, so these are the very bytes validated when the backup was made.
+    const { aside } = await timed('place', () => replaceDatabase(prepared, dest, path.join(repo.dir, 'pre-restore'), target, clock.now(), engine, opts.signal));
+    const after = await timed('check', () => checkDatabase(target, dest, { quick: true, engine }));
     log.info({ target, from: chosen.id, path: dest, safetyCopy: aside, ok: after.ok }, 'restore finished');
     return { ...base, ok: after.ok, safetyCopy: aside, tables: after.tables.map(({ schema, name, rows }) => ({ schema, name, rows })), findings: after.findings };
   } catch (err) {

@@ -75,6 +75,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
         target: r.target, id: r.id, file: r.file, engine: r.engine, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
         status: r.status, problems: r.problems, rows: r.rows, tables: r.tables, phases: r.phases, cleaned: r.cleaned, walIncluded: r.walIncluded,
         consistency: r.consistency, attempts: r.attempts, retries: r.retries, headerIteration: r.headerIteration ?? null, lockHeldMs: r.lockHeldMs ?? null,
+        location: r.location, demoted: r.demoted, ...(r.store ? { store: r.store } : {}),
         ...(r.lockTakenOverFrom ? { lockTakenOverFrom: r.lockTakenOverFrom } : {}),
         ...(r.schemaLost ? { schemaLost: r.schemaLost } : {}),
         ...(r.rotationError ? { rotationError: r.rotationError, rotationFailed: r.rotationFailed ?? [] } : {}),
@@ -120,6 +121,8 @@ function printResult(ctx: CliContext, r: BackupResult) {
   } else if (r.lockHeldMs !== undefined) {
     ctx.print(`  locked copy: ${engineNamed(r.engine)?.label ?? r.engine}'s shared lock held for ${formatDuration(r.lockHeldMs)}`);
   }
+  if (r.store) ctx.print(`  in the store: ${r.store.blocks} blocks, ${r.store.newBlocks} new (${formatBytes(r.store.newBytes)}), ${r.store.reusedBlocks} already stored${r.location === 'store' ? '; no plain file (storage.plain is 0)' : ''}`);
+  if (r.demoted.length) ctx.print(`  now only in the store: ${r.demoted.join(', ')}`);
   if (r.cleaned.length) ctx.print(`  cleaned up ${r.cleaned.length} temporary file(s) of an interrupted run`);
   if (r.removed.length) ctx.print(`  rotation removed ${r.removed.length}: ${r.removed.join(', ')}`);
   for (const p of r.problems) ctx.print(`  ${c.red('problem')} ${p}`);

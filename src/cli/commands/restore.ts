@@ -33,7 +33,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     closeRemote();
   }
   if (ctx.opts.json) {
-    ctx.printJson({ ok: result.ok, target: result.target, from: result.from, path: result.path, safetyCopy: result.safetyCopy, dryRun: result.dryRun, createdAt: result.createdAt, source: result.source, replaces: result.replaces, tables: result.tables, findings: result.findings });
+    ctx.printJson({ ok: result.ok, target: result.target, from: result.from, path: result.path, safetyCopy: result.safetyCopy, dryRun: result.dryRun, createdAt: result.createdAt, source: result.source, phases: result.phases, replaces: result.replaces, tables: result.tables, findings: result.findings });
     return result.ok ? ExitCode.ok : ExitCode.integrity;
   }
   if (result.dryRun) {
