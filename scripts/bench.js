@@ -368,6 +368,11 @@ async function main() {
   const workerPeak = Math.max(...backupRss.map((r) => r.workerPeak));
   out('not goals, for context:');
   const phaseOf = (n) => median(st.restorePhases.map((p) => p[n] ?? 0));
+  if (rm) {
+    const ph = (n) => median(rm.phases.map((p) => p[n] ?? 0));
+    out(`  restore --remote phases (median): ${[...new Set(rm.phases.flatMap((p) => Object.keys(p)))].map((n) => `${n} ${sec(ph(n))}`).join(', ')}; the rest is process start-up, opening the remote (bucket, config.json, indexes) and exit`);
+    out(`  push after 1% change: ${sec(rm.incremental.pushMs)} (first push ${sec(rm.first.pushMs)}, ${mib(rm.first.uploaded)} sent)`);
+  }
   if (st) out(`  store: the first backup in blocks format (every block new) took ${sec(st.firstBackupMs)}; restore from the store = write and hash-check the blocks ${sec(phaseOf('prepare'))} + full read by DuckDB ${sec(phaseOf('read'))} + place ${sec(phaseOf('place'))} + quick check ${sec(phaseOf('check'))} (medians)`);
   if (!only) {
   out(`  live backup: the writer commits 200 transactions/s (transfers, appends, deletes, a 150,000-row append every 500, a CHECKPOINT every 150); the file grew from ${mib(lv.sizeBefore)} to ${mib(lv.sizeAfter)} during the live runs`);

@@ -197,3 +197,28 @@ test('no remote configured is exit 3 naming remote.url; another tool\'s objects 
     p.cleanup();
   }
 });
+
+test('a missing bucket is exit 3 naming remote.url; a bucket without write permission is exit 6 naming the permission, and nothing is published', async () => {
+  const { p } = await projectWithBackups('perm', 1);
+  try {
+    const config = JSON.parse(fs.readFileSync(p.configFile, 'utf8'));
+    fs.writeFileSync(p.configFile, JSON.stringify({ ...config, remote: { ...remoteOf('perm'), url: 's3://no-such-bucket/x' } }));
+    let r = await cli(p, ['push', 'production']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('remote.url');
+    expect(hasStackTrace(r.stderr)).toBe(false);
+
+    fs.writeFileSync(p.configFile, JSON.stringify(config));
+    s3.answer({ times: 1000, status: 403, code: 'AccessDenied', method: 'PUT' });
+    r = await cli(p, ['push', 'production', '--json']);
+    expect(r.code).toBe(6);
+    const err = JSON.parse(r.stderr.trim().split('\n').pop()!).error;
+    expect(err.message).toContain('permission denied');
+    expect(err.hint).toContain('s3:PutObject');
+    s3.clearFaults();
+    expect(await raw('perm').list('snapshots/')).toEqual([]);
+  } finally {
+    s3.clearFaults();
+    p.cleanup();
+  }
+});

@@ -87,6 +87,7 @@ async function remoteFigures({ node, cli, dir, dbPath, runs, log }) {
     const cp = [];
     const restore = [];
     const rss = [first.rss, incremental.rss];
+    const phases = [];
     for (let i = 1; i <= runs; i++) {
       log(`remote: restore round ${i}/${runs}: cp of the backup, dbguard restore --remote`);
       await sync();
@@ -97,11 +98,12 @@ async function remoteFigures({ node, cli, dir, dbPath, runs, log }) {
       const out = JSON.parse(r.stdout);
       if (!out.ok || out.source !== 'remote') throw new Error(`dbguard restore --remote failed:\n${r.stdout}`);
       restore.push(r.ms);
+      phases.push(out.phases || {});
       rss.push(r.rss);
       fs.rmSync(dest, { force: true });
       fs.rmSync(path.join(home, 'backups', 'pre-restore'), { recursive: true, force: true });
     }
-    return { fileBytes: fs.statSync(file).size, first, incremental, cp, restore, rss };
+    return { fileBytes: fs.statSync(file).size, first, incremental, cp, restore, rss, phases };
   } finally {
     await server.stop();
   }
