@@ -85,8 +85,12 @@ export class RemoteStoreLocker implements StoreLocker {
     info.serverStartedAt = (own?.modifiedAt ?? new Date()).toISOString();
     const text = () => Buffer.from(JSON.stringify(info));
     let released = false;
-    const remove = async () => { released = true; clearInterval(timer); await this.backend.delete(key); };
-    const timer = setInterval(() => { if (!released) this.backend.put(key, text()).catch(() => { /* the next refresh tries again */ }); }, this.refreshMs);
+    let refreshing: Promise<void> = Promise.resolve();
+    // a refresh still in flight would put the lock back after its removal: wait for it first
+    const remove = async () => { released = true; clearInterval(timer); await refreshing; await this.backend.delete(key); };
+    const timer = setInterval(() => {
+      if (!released) refreshing = this.backend.put(key, text()).catch(() => { /* the next refresh tries again */ });
+    }, this.refreshMs);
     timer.unref();
     try {
       await this.backend.put(key, text());

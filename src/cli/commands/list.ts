@@ -37,7 +37,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   }
   if (store) {
     const ratio = store.dedupRatio === null ? '' : `, ${store.dedupRatio.toFixed(1)}× deduplicated`;
-    ctx.print(`${c.bold(remote ? 'remote store' : 'store')}  ${formatBytes(store.storedBytes)} on disk for ${formatBytes(store.logicalBytes)} of backups (${store.snapshots} backup(s), ${store.packs} pack(s)${ratio})`);
+    ctx.print(`${c.bold(remote ? 'remote store' : 'store')}  ${formatBytes(store.storedBytes)} ${remote ? 'stored' : 'on disk'} for ${formatBytes(store.logicalBytes)} of backups (${store.snapshots} backup(s), ${store.packs} pack(s)${ratio})`);
   }
   return ExitCode.ok;
 }
