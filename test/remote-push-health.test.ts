@@ -80,3 +80,24 @@ test('the daemon pushes after each backup, records the run, and shows it in /met
     await hook.close();
   }
 });
+
+test('an off-site copy older than remote.maxAge degrades /health and is alerted once', async () => {
+  const hook = await startRecorder();
+  try {
+    const site = await box.site({ remote: remote('stale', { maxAge: '1ms' }), alerts: { webhook: { url: `${hook.url}/h` } } });
+    const d = await daemons.start(site.config(), { env: ENV });
+    await d.trigger('production', 'backup', 'test');
+    await waitFor('a finished push run', () => site.history().find((x) => x.kind === 'push' && x.state === 'succeeded'));
+    const alert = await waitFor('the maxAge alert', () => hook.requests.find((q) => q.body.includes('older than remote.maxAge')));
+    expect(alert.body).toContain('production');
+    const health = (await get(`${baseUrl(d)}/health`)).json;
+    expect(health.targets.production).toMatchObject({ status: 'degraded', offsite: { stale: true } });
+    expect(health.targets.production.reason).toContain('remote.maxAge');
+    // still stale after the next push: not alerted again
+    await d.trigger('production', 'backup', 'test');
+    await waitFor('a second push run', () => site.history().filter((x) => x.kind === 'push' && x.state === 'succeeded').length >= 2);
+    expect(hook.requests.filter((q) => q.body.includes('older than remote.maxAge'))).toHaveLength(1);
+  } finally {
+    await hook.close();
+  }
+});

@@ -147,8 +147,11 @@ export class Daemon {
     this.log.info({ targets: Object.keys(this.config.targets) }, 'daemon started; schedules armed');
     this.catchUp();
     this.checkDrills();
-    // a drill deadline passes without any run: look once an hour
-    this.drillTimer = setInterval(() => this.checkDrills(), 3600 * 1000);
+    // a drill deadline (or remote.maxAge) passes without any run: look once an hour
+    this.drillTimer = setInterval(() => {
+      this.checkDrills();
+      if (this.config.remote?.maxAge) for (const t of Object.keys(this.config.targets)) this.checkOffsiteAge(t);
+    }, 3600 * 1000);
     this.drillTimer.unref();
   }
 

@@ -53,9 +53,10 @@ export function recordPush(backupDir: string, target: string, r: { ok: boolean; 
 export function offsiteOf(config: Config, target: string, now: Date = new Date()) {
   if (!config.remote) return null;
   const s = readRemoteState(config.backupDir, target);
-  const ageSeconds = s.newest ? Math.max(0, Math.round((now.getTime() - new Date(s.newest.createdAt).getTime()) / 1000)) : null;
+  const ageMs = s.newest ? Math.max(0, now.getTime() - new Date(s.newest.createdAt).getTime()) : null;
+  const ageSeconds = ageMs === null ? null : Math.round(ageMs / 1000);
   const maxAgeMs = config.remote.maxAge ? parseDuration(config.remote.maxAge) : undefined;
-  const stale = maxAgeMs !== undefined && (ageSeconds === null || ageSeconds * 1000 > maxAgeMs);
+  const stale = maxAgeMs !== undefined && (ageMs === null || ageMs > maxAgeMs);
   return {
     lastPush: s.lastPush,
     lastSuccessAt: s.lastSuccessAt,
