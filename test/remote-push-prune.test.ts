@@ -64,6 +64,11 @@ test('prune --remote beside a running push: the push re-uploads the blocks the p
 
   const pusher = startCli(['push', 'production', '--json'], { cwd: p.dir, env: { ...ENV, DBGUARD_TEST_FAIL_AT: 'push-recheck=PAUSE' } });
   await pusher.stderrIncludes('paused at push-recheck');
+  const before = (await raw().list('')).map((o) => o.key).sort();
+  const dry = await runCliAsync(['prune', 'production', '--remote', '--keep', '1', '--dry-run', '--json'], { cwd: p.dir, env: ENV });
+  expect(dry.code).toBe(0);
+  expect(dry.json.targets[0].removed.map((x: any) => x.id)).toEqual([a0.id]);
+  expect((await raw().list('')).map((o) => o.key).sort()).toEqual(before);
   const pruned = await runCliAsync(['prune', 'production', '--remote', '--keep', '1', '--json'], { cwd: p.dir, env: ENV });
   expect(pruned.stderr).toBe('');
   expect(pruned.code).toBe(0);
