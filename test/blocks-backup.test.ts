@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { backupTarget } from '../src/ops/backup';
 import { contentOf, filesIn, flipByte, makeProject, manualClock, type Project } from './helpers/backup';
 import { runCli, runCliAsync } from './helpers/cli';
-import { createMusicDb, execSql, tempDir } from './helpers/db';
+import { createMusicDb, execSql, sha256, tempDir, writeConfig } from './helpers/db';
+import { createSqliteDb, withSqlite } from './helpers/sqlite';
 import { blocksOf, expectRows, packsOf, restoreTo, storeDir, storeManifest } from './helpers/blocks';
 
 const BLOCKS = { storage: { format: 'blocks', plain: 1 } };
@@ -246,6 +247,39 @@ describe('a damaged plain file of a backup that is also in the store', () => {
     } finally {
       p.cleanup();
       out.cleanup();
+    }
+  });
+});
+
+describe('a SQLite target in blocks format', () => {
+  test('cut into whole pages; two versions restore byte for byte and with their rows', async () => {
+    const t = tempDir('dbguard-store-sqlite-');
+    try {
+      const db = path.join(t.dir, 'data', 'music.db');
+      createSqliteDb(db, { tracks: 20000, pageSize: 4096 });
+      writeConfig(t.dir, { storage: { format: 'blocks', plain: 1 }, targets: { music: { path: 'data/music.db' } } });
+      const first = runCli(['backup', 'music', '--json'], { cwd: t.dir });
+      expect([first.code, first.stderr]).toEqual([0, '']);
+      withSqlite(db, (d) => d.prepare("UPDATE tracks SET lyrics = lyrics || ' (live)' WHERE id <= 30").run(), false);
+      const second = runCli(['backup', 'music', '--json'], { cwd: t.dir });
+      expect([second.code, second.stderr]).toEqual([0, '']);
+      const snap = (id: string) => JSON.parse(fs.readFileSync(path.join(t.dir, 'backups', 'store', 'snapshots', 'music', `${id}.db.json`), 'utf8'));
+      for (const b of [first.json.backups[0], second.json.backups[0]]) {
+        const m = snap(b.id);
+        // a whole number of 4 KiB pages (the engine groups small pages into chunks of at least 64 KiB)
+        expect(m.store.chunking.headerBytes).toBe(0);
+        expect(m.store.chunking.chunkBytes % 4096).toBe(0);
+        const dest = path.join(t.dir, 'out', `${b.id}.db`);
+        const r = runCli(['restore', 'music', '--from', b.id, '--to', dest, '--yes', '--json'], { cwd: t.dir });
+        expect([r.code, r.stderr]).toEqual([0, '']);
+        expect(sha256(dest)).toBe(m.sha256);
+        const live = withSqlite(dest, (d) => (d.prepare("SELECT count(*) AS n FROM tracks WHERE lyrics LIKE '% (live)'").get() as { n: number }).n);
+        expect(live).toBe(b.id === first.json.backups[0].id ? 0 : 30);
+      }
+      // a change to 30 neighbouring rows leaves most chunks of the second backup as they were
+      expect(second.json.backups[0].store.reusedBlocks).toBeGreaterThan(second.json.backups[0].store.newBlocks);
+    } finally {
+      t.cleanup();
     }
   });
 });

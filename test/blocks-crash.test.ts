@@ -48,6 +48,18 @@ const KILLED = { code: null, signal: 'SIGKILL' };
   });
   afterAll(() => { p.cleanup(); out.cleanup(); });
 
+  test('a full disk while a pack is written: exit 6, nothing published, nothing half-written left', async () => {
+    const before = published();
+    await change();
+    const r = runCli(['backup', 'production'], { cwd: p.dir, env: { DBGUARD_TEST_FAIL_AT: 'store-put=ENOSPC' } });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/no space|disk.*full|ENOSPC/i);
+    expect(published()).toEqual(before);
+    expect(filesIn(p.backups).filter((f) => f.includes('.tmp'))).toEqual([]);
+    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [e.name]));
+    expect(walk(storeDir(p)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
   test('a backup killed while it writes a pack, or just before the store publishes, leaves no new backup', async () => {
     const before = published();
     for (const point of ['store-put', 'store-publish']) {
@@ -75,6 +87,11 @@ const KILLED = { code: null, signal: 'SIGKILL' };
   });
 
   test('a prune killed while it collects loses nothing; the next prune removes the killed backups\' packs', async () => {
+    // garbage for collect: the packs of a backup killed before it published
+    await change();
+    const packs = packsOf(p).length;
+    expect(killedAt('store-publish', ['backup', 'production'])).toEqual(KILLED);
+    expect(packsOf(p).length).toBeGreaterThan(packs);
     expect(killedAt('store-delete', ['prune', 'production'])).toEqual(KILLED);
     await everyBackupRestores();
     const r = runCli(['prune', 'production', '--json'], { cwd: p.dir });

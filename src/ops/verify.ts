@@ -23,6 +23,8 @@ export interface VerifyResult {
   ok: boolean;
   findings: Finding[];
   durationMs: number;
+  /** Where the verified backup is (`plain`, `store`, `plain+store`); absent for a target without backups. */
+  location?: BackupEntry['location'];
 }
 
 export type Which = { latest: true } | { all: true } | { id: string };
@@ -56,7 +58,7 @@ export async function verifyBackup(entry: BackupEntry, opts: VerifyOptions = {})
   const started = Date.now();
   const findings: Finding[] = [];
   const hint = `dbguard restore ${entry.target} picks a verified backup; delete or move ${entry.file} if it stays broken`;
-  const done = () => ({ target: entry.target, id: entry.id, file: entry.file, ok: findings.length === 0, findings, durationMs: Date.now() - started });
+  const done = () => ({ target: entry.target, id: entry.id, file: entry.file, ok: findings.length === 0, findings, durationMs: Date.now() - started, location: entry.location });
   const m = entry.manifest;
   if (!m) {
     findings.push(error('no-manifest', `${entry.id} has no valid manifest (${entry.file}.json): it is an incomplete backup and can never be restored`, `take a new backup with dbguard backup ${entry.target}`));

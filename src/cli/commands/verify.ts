@@ -40,7 +40,8 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   } else {
     const c = ctx.out;
     for (const r of results) {
-      ctx.print(`${c.bold(r.target)}  ${r.id || '(none)'}  ${r.ok ? c.green('verified') : c.red('FAILED')}${r.durationMs ? c.dim(`  in ${formatDuration(r.durationMs)}`) : ''}`);
+      const where = r.location && r.location !== 'plain' ? c.dim(`  (${r.location})`) : '';
+      ctx.print(`${c.bold(r.target)}  ${r.id || '(none)'}${where}  ${r.ok ? c.green('verified') : c.red('FAILED')}${r.durationMs ? c.dim(`  in ${formatDuration(r.durationMs)}`) : ''}`);
       printFindings(ctx, r.findings);
     }
   }
