@@ -78,7 +78,7 @@ export async function verifyRemote(session: RemoteSession, config: Config, selec
       const findings = [...(found.get(entry.id) ?? [])];
       if (entry.status !== 'valid') findings.push(error('stored-invalid', `${entry.id} was stored as invalid: ${(entry.manifest?.validation.problems ?? []).join('; ') || 'validation failed'}`, `restore another backup of ${target}`));
       if (opts.readData && findings.length === 0) findings.push(...(await readRemoteBackup(session, entry, opts)));
-      results.push({ target, id: entry.id, file: `snapshots/${target}/${snapshotOf(entry)!.fileName}.json on ${session.where}`, ok: findings.length === 0, findings, durationMs: Date.now() - started });
+      results.push({ target, id: entry.id, file: `snapshots/${target}/${snapshotOf(entry)!.fileName}.json on ${session.where}`, ok: findings.length === 0, findings, durationMs: Date.now() - started, location: 'remote' });
     }
   }
   return results;
