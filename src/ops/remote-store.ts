@@ -61,6 +61,17 @@ function testKnobs(env: NodeJS.ProcessEnv): { s3?: S3BackendOptions; refreshMs: 
  * (never touched) or, without `create`, when there is no store yet.
  */
 export async function openRemoteStore(config: Config, env: NodeJS.ProcessEnv, opts: { create?: boolean; signal?: AbortSignal } = {}): Promise<RemoteSession> {
+  const session = await openOnce(config, env, opts);
+  if (!session.created) return session;
+  // Two first pushes at once both write config.json (S3 has no create-if-absent everywhere): the
+  // last one stands, and a run that holds the other's encryption parameters must not write under them
+  const stored = await session.store.backend.get('config.json', opts.signal).then((b) => JSON.parse(b.toString('utf8')) as { createdAt?: string }, () => undefined);
+  if (stored?.createdAt === session.store.config.createdAt) return session;
+  session.close();
+  return openOnce(config, env, { ...opts, create: false });
+}
+
+async function openOnce(config: Config, env: NodeJS.ProcessEnv, opts: { create?: boolean; signal?: AbortSignal }): Promise<RemoteSession & { created: boolean }> {
   if (!config.remote) {
     throw new ConfigError('no remote is configured (remote.url)', 'add "remote": { "url": "s3://<bucket>/<prefix>" } to the config, with remote.endpoint for a provider other than AWS (see README "Off-site copies (push, --remote)")', [], 'remote-none');
   }
@@ -78,7 +89,7 @@ export async function openRemoteStore(config: Config, env: NodeJS.ProcessEnv, op
       create: opts.create, encrypted: !!opened.encryption, encryption: opened.encryption ?? null, packBytes: knobs.packBytes,
       locker: new RemoteStoreLocker(counting, knobs.refreshMs, LOCK_STALE_MS),
     });
-    return { store, where: opened.s3.where, uploaded: () => counting.bytes, close: () => opened.s3.destroy() };
+    return { store, where: opened.s3.where, uploaded: () => counting.bytes, close: () => opened.s3.destroy(), created: !opened.exists };
   } catch (err) {
     opened.s3.destroy();
     throw err;
