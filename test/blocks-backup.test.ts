@@ -71,6 +71,14 @@ describe('a day-by-day history in blocks format', () => {
     expect((await contentOf(path.join(out.dir, `${ids[3]}.duckdb`)))['main.tracks']!.rows).toBe(5120);
   });
 
+  test('restore --at picks the store-only backup of that day', async () => {
+    const dest = path.join(out.dir, 'at.duckdb');
+    const at = new Date(day(1).getTime() + 3600 * 1000).toISOString();
+    const r = runCli(['restore', 'production', '--at', at, '--to', dest, '--yes', '--json'], { cwd: p.dir });
+    expect([r.code, r.json?.from, r.json?.source]).toEqual([0, ids[1], 'store']);
+    await expectRows(dest, storeManifest(p, ids[1]!));
+  });
+
   test('a cp of the plain file is a DuckDB database with the newest rows', async () => {
     const copy = path.join(out.dir, 'cp.duckdb');
     fs.copyFileSync(path.join(p.backups, `${ids[3]}.duckdb`), copy);

@@ -3,10 +3,48 @@ import { errorMessage, StorageError } from '../core/errors';
 import type { Logger } from '../core/types';
 import { fsyncDir } from '../storage/atomic';
 import { failpoint } from '../storage/failpoint';
-import { manifestPath, writeManifest, type Manifest } from '../storage/manifest';
+import * as os from 'node:os';
+import type { CopyResult, Engine, FullRead, Inspection } from '../engines/engine';
+import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
+import { dbguardVersion } from './version';
 import type { BackupRepository } from '../storage/repository';
 import type { IngestResult, Store, StoreSnapshot } from '../storage/store';
 import type { RemovalFailure } from './prune';
+
+/** The manifest of a validated copy (DESIGN §2): catalog and fingerprints, validation, how the copy was made. Pure but for the host name and clock. */
+export function backupManifest(a: {
+  id: string; target: string; source: string; createdAt: Date; bytes: number; sha256: string; engine: Engine; file: string;
+  snap: CopyResult; validated: Inspection & FullRead; status: 'valid' | 'invalid'; problems: string[]; phases: Record<string, number>; schemaLost: string[];
+}): Manifest {
+  const { snap, validated } = a;
+  const live = snap.consistency === 'live' ? snap : undefined;
+  const scans = new Map(validated.tables.map((t) => [`${t.schema}.${t.name}`, t]));
+  return {
+    format: MANIFEST_FORMAT,
+    id: a.id,
+    target: a.target,
+    source: a.source,
+    createdAt: a.createdAt.toISOString(),
+    bytes: a.bytes,
+    sha256: a.sha256,
+    engine: a.engine.stamp(a.file, validated),
+    tables: snap.catalog.tables.map((t) => ({ ...t, fingerprint: scans.get(`${t.schema}.${t.name}`)?.fingerprint })),
+    sequences: snap.catalog.sequences,
+    views: snap.catalog.views,
+    indexes: snap.catalog.indexes,
+    ddl: snap.ddl,
+    validation: { status: a.status, checkedAt: new Date().toISOString(), durationMs: a.phases.validate ?? 0, ...(a.problems.length ? { problems: a.problems } : {}) },
+    phases: { ...a.phases },
+    walIncluded: snap.sideFilesCopied,
+    ...(a.schemaLost.length ? { schemaLost: a.schemaLost } : {}),
+    consistency: live ? 'live' : 'locked',
+    headerIteration: live?.iteration,
+    attempts: live?.attempts ?? 1,
+    ...(live ? {} : { lockHeldMs: snap.lockHeldMs }),
+    host: os.hostname(),
+    dbguardVersion: dbguardVersion(),
+  };
+}
 
 /**
  * Publishes a plain backup: the manifest first, then the atomic rename of

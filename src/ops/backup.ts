@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config } from '../config/load';
 import { BusyError, DbguardError, errorMessage, IntegrityError, InterruptedError, StorageError, storageErrorFrom, windowsBusy } from '../core/errors';
@@ -8,11 +7,12 @@ import { systemClock, type Clock, type Logger, silentLogger } from '../core/type
 import { fsyncFile } from '../storage/atomic';
 import { sha256File } from '../storage/hash';
 import { acquireLock, type LockInfo } from '../storage/lock';
-import { manifestPath, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
+import { manifestPath } from '../storage/manifest';
 import type { IngestResult, Store, StoreLock } from '../storage/store';
 import { blocksFormat, chunkPlanOf, openLocalStore } from './store-access';
-import { demotePlain, publishBlocks, publishPlain } from './backup-publish';
+import { backupManifest, demotePlain, publishBlocks, publishPlain } from './backup-publish';
 import { newBackupId } from '../storage/naming';
+import { listStoreSnapshots } from '../storage/store-listing';
 import { BackupRepository } from '../storage/repository';
 import { schemaRules } from './health';
 import { schemaFindings, schemaRefusal } from './schema-findings';
@@ -23,7 +23,6 @@ import { removeWithSideFiles, sideFilesOf } from './side-files';
 import { stableFileFindings } from './live-check';
 import { compareWithSource } from './compare';
 import type { ProgressFn } from './progress';
-import { dbguardVersion } from './version';
 import { freeBytes, refuse, spaceNeeded, workerError } from './backup-checks';
 
 export interface BackupOptions {
@@ -155,10 +154,12 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       const damage = pre.findings.filter((f) => f.severity === 'error').map((f) => f.message);
       if (damage.length && (pre.stop || !opts.allowDamaged)) throw refuse(target, damage);
       const walBytes = sideFilesOf(source, engine).reduce((n, f) => { try { return n + fs.statSync(f).size; } catch { return n; } }, 0);
-      const need = spaceNeeded((pre.bytes ?? 0) + walBytes * 2);
+      // blocks format: the first backup of a target into the store writes every block once more beside the copy
+      const firstIntoStore = store !== undefined && listStoreSnapshots(repo.dir, target).length === 0;
+      const need = spaceNeeded((pre.bytes ?? 0) * (firstIntoStore ? 2 : 1) + walBytes * 2);
       const free = freeBytes(repo.dir);
       if (free < need) {
-        throw new StorageError(`not enough free space in ${repo.dir}: ${free} bytes free, ${need} needed (database and WAL ${(pre.bytes ?? 0) + walBytes} bytes plus headroom)`, 'free space on that disk, lower keep, or point backupDir to a larger disk', 'disk-full');
+        throw new StorageError(`not enough free space in ${repo.dir}: ${free} bytes free, ${need} needed (database and WAL ${(pre.bytes ?? 0) + walBytes} bytes plus headroom${firstIntoStore ? ', and as much again for the first copy of its blocks in the store' : ''})`, 'free space on that disk, lower keep, or point backupDir to a larger disk', 'disk-full');
       }
     });
 
@@ -230,32 +231,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
     await timed('publish', async () => {
       if (opts.signal?.aborted) throw new InterruptedError(`backup of ${target} interrupted`);
       if (fs.existsSync(file)) throw new StorageError(`${file} appeared while the backup ran`, 'another process writes to the backup folder; run again');
-      const scans = new Map(validated.tables.map((t) => [`${t.schema}.${t.name}`, t]));
-      const manifest: Manifest = {
-        format: MANIFEST_FORMAT,
-        id,
-        target,
-        source,
-        createdAt: createdAt.toISOString(),
-        bytes,
-        sha256,
-        engine: engine.stamp(tmpFile, validated),
-        tables: snap.catalog.tables.map((t) => ({ ...t, fingerprint: scans.get(`${t.schema}.${t.name}`)?.fingerprint })),
-        sequences: snap.catalog.sequences,
-        views: snap.catalog.views,
-        indexes: snap.catalog.indexes,
-        ddl: snap.ddl,
-        validation: { status, checkedAt: new Date().toISOString(), durationMs: phases.validate ?? 0, ...(problems.length ? { problems } : {}) },
-        phases: { ...phases },
-        walIncluded: snap.sideFilesCopied,
-        ...(schemaLost.length ? { schemaLost } : {}),
-        consistency: live ? 'live' : 'locked',
-        headerIteration: live?.iteration,
-        attempts: live?.attempts ?? 1,
-        ...(live ? {} : { lockHeldMs: snap.lockHeldMs }),
-        host: os.hostname(),
-        dbguardVersion: dbguardVersion(),
-      };
+      const manifest = backupManifest({ id, target, source, createdAt, bytes, sha256, engine, file: tmpFile, snap, validated, status, problems, phases, schemaLost });
       manifestWritten = manifestPath(file);
       if (store) await publishBlocks(store, repo, { target, tmpFile, file, fileName: path.basename(file), manifest, ingest: ingest!, plainToo });
       else publishPlain(repo, tmpFile, file, manifest);

@@ -9,7 +9,7 @@ import { sha256File } from '../storage/hash';
 import { acquireLock } from '../storage/lock';
 import type { Manifest } from '../storage/manifest';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
-import type { Store } from '../storage/store';
+import { DEFAULT_CHUNK_PLAN, type Store } from '../storage/store';
 import { demotePlain, publishPlain } from './backup-publish';
 import { engineOfBackup } from './engine-of';
 import { chunkPlanOf, openLocalStore, snapshotOf, withStoreLock } from './store-access';
@@ -108,7 +108,7 @@ export async function migrateStore(config: Config, selector: string | undefined,
 async function intoStore(store: Store, repo: BackupRepository, e: BackupEntry, opts: MigrateOptions): Promise<BackupEntry['location'] | string> {
   const m = e.manifest!;
   const engine = engineOfBackup(e);
-  const plan = engine ? chunkPlanOf(engine, e.file) : { headerBytes: 0, chunkBytes: 256 * 1024 };
+  const plan = engine ? chunkPlanOf(engine, e.file) : DEFAULT_CHUNK_PLAN;
   const ingest = await store.ingestFile(e.file, plan, { signal: opts.signal });
   if (ingest.sha256 !== m.sha256) return `its sha256 ${ingest.sha256.slice(0, 12)}… differs from the manifest's ${m.sha256.slice(0, 12)}… (the file changed after it was written); run dbguard verify --id ${e.id}`;
   failpoint('migrate-publish', e.file);

@@ -2,11 +2,8 @@ import * as fs from 'node:fs';
 import type { Config } from '../config/load';
 import { retryWhileBusy } from '../core/retry';
 import type { ChunkPlan, Engine } from '../engines/engine';
-import { LocalBackend, localStoreDir, Store, type StoreSnapshot } from '../storage/store';
+import { DEFAULT_CHUNK_PLAN, LocalBackend, localStoreDir, Store, type StoreSnapshot } from '../storage/store';
 import type { BackupEntry } from '../storage/repository';
-
-/** Fixed chunks for engines without a format-aware plan (the store spec's default). */
-export const DEFAULT_CHUNK_PLAN: ChunkPlan = { headerBytes: 0, chunkBytes: 256 * 1024 };
 
 /** The chunking of `file` by its engine, else fixed 256 KiB. Never throws for a plan the engine cannot give. */
 export function chunkPlanOf(engine: Engine, file: string): ChunkPlan {

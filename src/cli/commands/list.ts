@@ -32,7 +32,11 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     });
     ctx.print(table(['ID', 'CREATED', 'SIZE', 'TABLES', 'ROWS', 'STATUS', 'COPY', 'ENGINE', 'WHERE'], rows, [2, 3, 4]).replace(/^/gm, '  '));
     const valid = mine.filter((b) => b.status === 'valid').length;
-    ctx.print(`  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
+    const inStore = mine.filter((b) => b.location === 'store');
+    const plainBytes = mine.filter((b) => b.location !== 'store').reduce((n, b) => n + b.bytes, 0);
+    ctx.print(inStore.length
+      ? `  ${mine.length} backup(s), ${valid} valid, ${formatBytes(plainBytes)} in plain files, ${inStore.length} only in the store (${formatBytes(inStore.reduce((n, b) => n + b.bytes, 0))} as files)\n`
+      : `  ${mine.length} backup(s), ${valid} valid, ${formatBytes(mine.reduce((n, b) => n + b.bytes, 0))} in all\n`);
     for (const w of warnings.filter((x) => x.target === target)) ctx.print(`  ${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}\n`);
   }
   if (store) {
