@@ -11,12 +11,12 @@ import { retryWhileBusy } from '../core/retry';
 import { failpoint, holdpoint } from '../storage/failpoint';
 import type { Manifest } from '../storage/manifest';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
-import type { IngestResult, Store, StoreLock } from '../storage/store';
+import { DEFAULT_CHUNK_PLAN, type IngestResult, type Store, type StoreLock } from '../storage/store';
 import { engineOfBackup } from './engine-of';
 import type { ProgressFn } from './progress';
 import { withRemoteStore, type RemoteSession } from './remote-store';
 import { recordPush } from './remote-state';
-import { chunkPlanOf, DEFAULT_CHUNK_PLAN, localStoreExists, openLocalStore, plainUsable, snapshotOf } from './store-access';
+import { chunkPlanOf, localStoreExists, openLocalStore, plainUsable, snapshotOf } from './store-access';
 
 export interface PushedBackup {
   id: string;
