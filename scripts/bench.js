@@ -22,7 +22,13 @@
  *      restore from the store ÷ cp                                     goal ≤ 1.5
  *      peak RSS of dbguard during those backups and restores           goal < 300 MiB
  *
- * BENCH_ONLY=store runs only the backup baseline (3) and the store figures (6).
+ *   7. remote (issue 12), against a local S3-compatible server (s3rver):
+ *      push after 1% of the rows changed ÷ database size (the server's
+ *      own stored object bytes)                                        goal ≤ 5%
+ *      restore --remote ÷ cp                                           goal ≤ 2
+ *
+ * BENCH_ONLY=store runs only the backup baseline (3) and the store figures (6);
+ * BENCH_ONLY=remote only the backup baseline (3) and the remote figures (7).
  *
  * Every timing is the median of 3 runs, warm cache (the file is read once
  * before timing; dropping the page cache needs root). Pending writes are
@@ -42,6 +48,7 @@ const { run, killCurrent } = require('./bench/proc');
 const daemonBench = require('./bench/daemon');
 const liveBench = require('./bench/live');
 const storeBench = require('./bench/store');
+const remoteBench = require('./bench/remote');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -142,7 +149,7 @@ async function main() {
   if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error(`BENCH_SIZE_MB must be a positive number of MiB (got "${process.env.BENCH_SIZE_MB}")`);
   const target = Math.round(sizeMb * MiB);
   const only = process.env.BENCH_ONLY;
-  if (only !== undefined && only !== 'store') throw new Error(`BENCH_ONLY must be "store" (got "${only}")`);
+  if (only !== undefined && only !== 'store' && only !== 'remote') throw new Error(`BENCH_ONLY must be "store" or "remote" (got "${only}")`);
   const storeDays = Number(process.env.BENCH_STORE_DAYS ?? 30);
   if (!Number.isInteger(storeDays) || storeDays < 2) throw new Error(`BENCH_STORE_DAYS must be a whole number ≥ 2 (got "${process.env.BENCH_STORE_DAYS}")`);
   const loadStart = os.loadavg();
@@ -258,7 +265,9 @@ async function main() {
   const liveRuns = Number(process.env.BENCH_LIVE_RUNS ?? 10);
   const lv = only ? undefined : await liveBench.liveBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, liveRuns, idleMs: 10000, log });
   // --- 6. store (last: it changes the database) --------------------------------
-  const st = await storeBench.storeBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, days: storeDays, log });
+  const st = only === 'remote' ? undefined : await storeBench.storeBackups({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, days: storeDays, log });
+  // --- 7. remote (after the store: it changes the database too) ----------------
+  const rm = only === 'store' ? undefined : await remoteBench.remoteFigures({ node: NODE, cli: CLI, dir: tmp, dbPath: db, runs: RUNS, log });
   const loadEnd = os.loadavg();
 
   // --- report ---------------------------------------------------------------
@@ -327,6 +336,18 @@ async function main() {
     `p99 ${p99Live.toFixed(1)} ms (p50 ${liveBench.pct(lv.latencyLive, 50).toFixed(1)} ms, ${lv.latencyLive.length} commits) vs p99 ${p99Idle.toFixed(1)} ms (p50 ${liveBench.pct(lv.latencyIdle, 50).toFixed(1)} ms, ${lv.latencyIdle.length} commits in 10 s) without`);
   }
 
+  if (rm) {
+    const rPush = rm.incremental.stored / rm.fileBytes;
+    figure('push after a 1% change ÷ database size', `${(100 * rPush).toFixed(2)}%`, '≤ 5%', rPush <= 0.05,
+      `the server stored ${mib(rm.incremental.stored)} of new objects (dbguard counted ${mib(rm.incremental.uploaded)} sent) for a ${mib(rm.fileBytes)} backup; the first push stored ${mib(rm.first.stored)}`);
+    const mR = median(rm.restore);
+    const mRcp = median(rm.cp);
+    figure('restore --remote ÷ cp', (mR / mRcp).toFixed(2), '≤ 2', mR / mRcp <= 2,
+      `restore --remote from the local server ${sec(mR)} ÷ cp of the backup ${sec(mRcp)}`);
+    const remotePeak = Math.max(...rm.rss.map((r) => r.mainPeak));
+    figure('push/restore --remote peak RSS', mib(remotePeak), '< 300 MiB', remotePeak < 300 * MiB, `dbguard main process, highest of ${rm.rss.length} runs`);
+  }
+  if (st) {
   const rStore = st.storedBytes / st.fileBytes;
   figure(`store after ${st.days} daily backups ÷ one copy`, rStore.toFixed(2), '≤ 1.5', rStore <= 1.5,
     `store ${mib(st.storedBytes)} (${st.packs} packs) ÷ the newest backup ${mib(st.fileBytes)}; ${mib(st.logicalBytes)} as plain copies (${(st.logicalBytes / st.fileBytes).toFixed(1)}×)`);
@@ -341,12 +362,18 @@ async function main() {
   const storePeak = Math.max(...st.rss.map((r) => r.mainPeak));
   figure('blocks backup/restore peak RSS', mib(storePeak), '< 300 MiB', storePeak < 300 * MiB,
     `dbguard main process, highest of ${st.rss.length} runs (VmHWM and VmRSS sampled every 20 ms)`);
+  }
   out();
 
   const workerPeak = Math.max(...backupRss.map((r) => r.workerPeak));
   out('not goals, for context:');
   const phaseOf = (n) => median(st.restorePhases.map((p) => p[n] ?? 0));
-  out(`  store: the first backup in blocks format (every block new) took ${sec(st.firstBackupMs)}; restore from the store = write and hash-check the blocks ${sec(phaseOf('prepare'))} + full read by DuckDB ${sec(phaseOf('read'))} + place ${sec(phaseOf('place'))} + quick check ${sec(phaseOf('check'))} (medians)`);
+  if (rm) {
+    const ph = (n) => median(rm.phases.map((p) => p[n] ?? 0));
+    out(`  restore --remote phases (median): ${[...new Set(rm.phases.flatMap((p) => Object.keys(p)))].map((n) => `${n} ${sec(ph(n))}`).join(', ')}; the rest is process start-up, opening the remote (bucket, config.json, indexes) and exit`);
+    out(`  push after 1% change: ${sec(rm.incremental.pushMs)} (first push ${sec(rm.first.pushMs)}, ${mib(rm.first.uploaded)} sent)`);
+  }
+  if (st) out(`  store: the first backup in blocks format (every block new) took ${sec(st.firstBackupMs)}; restore from the store = write and hash-check the blocks ${sec(phaseOf('prepare'))} + full read by DuckDB ${sec(phaseOf('read'))} + place ${sec(phaseOf('place'))} + quick check ${sec(phaseOf('check'))} (medians)`);
   if (!only) {
   out(`  live backup: the writer commits 200 transactions/s (transfers, appends, deletes, a 150,000-row append every 500, a CHECKPOINT every 150); the file grew from ${mib(lv.sizeBefore)} to ${mib(lv.sizeAfter)} during the live runs`);
   out(`  attempts per live backup: ${lv.attempts.join(', ')} (mean ${(lv.attempts.reduce((a, b) => a + b, 0) / Math.max(1, lv.attempts.length)).toFixed(2)}); a retry means a checkpoint of the writer moved the fence during the copy`);
@@ -381,9 +408,16 @@ async function main() {
   out(`  locked (no writer)   ${runsOf(lv.locked)}`);
   out(`  live (writer)        ${runsOf(lv.live)}`);
   }
+  if (st) {
   out(`  blocks backup        ${runsOf(st.backups)}`);
   out(`  cp (store section)   ${runsOf(st.cp)}`);
   out(`  restore from store   ${runsOf(st.restore)}`);
+  }
+  if (rm) {
+  out(`  cp (remote section)  ${runsOf(rm.cp)}`);
+  out(`  restore --remote     ${runsOf(rm.restore)}`);
+  out(`  push after 1% change ${sec(rm.incremental.pushMs)}`);
+  }
   out();
   out(`${goals.filter(Boolean).length} of ${goals.length} goals met.`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -47,7 +47,13 @@ export function buildProgram(dispatch: Dispatch): Command {
 
   cmd('list', 'the backups of each target, newest first')
     .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
-    .action((targets) => dispatch(() => require('./commands/list'), [targets]));
+    .option('--remote', 'the backups on the remote (remote.url) instead of the local ones')
+    .action((targets, opts) => dispatch(() => require('./commands/list'), [targets, opts]));
+
+  cmd('push', 'copy the valid local backups the remote (remote.url) lacks into it; only new blocks travel')
+    .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
+    .option('--wait <duration>', 'wait this long for a busy store lock instead of exiting 5')
+    .action((targets, opts) => dispatch(() => require('./commands/push'), [targets, opts]));
 
   cmd('verify', 're-verify stored backups: checksum, open, full read, row counts')
     .argument('[targets]', 'production, staging, both, all, or a comma list (default: $ENVIRONMENT)')
@@ -55,6 +61,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--all', 'every backup')
     .option('--id <id>', 'one backup, e.g. production_data_20240115_020000')
     .option('--read-data', 'store backups: also write each into a temporary file and read it in full with the engine')
+    .option('--remote', 'verify the backups on the remote (every object exists; with --read-data downloaded, hashed and read)')
     .option('--wait <duration>', 'wait for a running dbguard on the same target')
     .action((targets, opts) => dispatch(() => require('./commands/verify'), [targets, opts]));
 
@@ -66,6 +73,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--keep-monthly <n>', 'also keep the newest backup of each of the last N months with backups')
     .option('--dry-run', 'show what would be removed and why, remove nothing')
     .option('--wait <duration>', 'wait for a running dbguard on the same target')
+    .option('--remote', 'prune the remote instead (remote.keep / remote.retention), then delete the objects no remote backup needs')
     .action((targets, opts) => dispatch(() => require('./commands/prune'), [targets, opts]));
 
   cmd('migrate-store', 'convert plain backups into the deduplicated store (--to blocks) and back (--to files), verifying each')
@@ -80,6 +88,7 @@ export function buildProgram(dispatch: Dispatch): Command {
     .option('--from <id>', 'a backup id, or latest (default)')
     .option('--at <time>', 'the newest valid backup created at or before this time, e.g. "2024-01-15 02:00"')
     .option('--to <path>', 'restore into this file instead; the target is left alone')
+    .option('--remote', 'restore from the remote (remote.url): works with only the config and the credentials')
     .option('--dry-run', 'say what would happen, change nothing')
     .option('--wait <duration>', 'wait for a running dbguard on the same target')
     .action((target, opts) => dispatch(() => require('./commands/restore'), [target, opts]));

@@ -2,11 +2,13 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Config } from '../config/load';
-import { ConfigError, inUseError, IntegrityError, InterruptedError } from '../core/errors';
+import { ConfigError, inUseError, IntegrityError, InterruptedError, StorageError } from '../core/errors';
 import { Schedule, tzOption } from '../core/schedule';
 import { silentLogger, type Logger } from '../core/types';
 import { backupTarget, type BackupResult } from '../ops/backup';
 import { collectLocalStore } from '../ops/store-gc';
+import { push } from '../ops/push';
+import { offsiteOf, readRemoteState } from '../ops/remote-state';
 import { repair } from '../ops/repair';
 import { checkHealth } from '../ops/health';
 import { futureBackupsFinding } from '../ops/list';
@@ -79,6 +81,7 @@ export class Daemon {
   private failures = 0;
   private readonly lastCheck = new Map<string, { ok: boolean; at: string; findings: string[] }>();
   private readonly failing = new Set<string>();
+  private readonly staleOffsite = new Set<string>();
 
   constructor(private readonly config: Config, private readonly opts: DaemonOptions = {}) {
     this.log = opts.log ?? silentLogger;
@@ -123,7 +126,10 @@ export class Daemon {
       ready: () => this.ready && !this.stopping,
       health: () => this.health(),
       dashboard: this,
-      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      metrics: async () => {
+        if (this.config.remote) this.metrics.setPushState(Object.keys(this.config.targets).map((t) => readRemoteState(this.config.backupDir, t)));
+        return { contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
+      },
     }, this.log);
     for (const target of Object.keys(this.config.targets)) {
       const sched = schedulesOf(this.config, target);
@@ -141,8 +147,11 @@ export class Daemon {
     this.log.info({ targets: Object.keys(this.config.targets) }, 'daemon started; schedules armed');
     this.catchUp();
     this.checkDrills();
-    // a drill deadline passes without any run: look once an hour
-    this.drillTimer = setInterval(() => this.checkDrills(), 3600 * 1000);
+    // a drill deadline (or remote.maxAge) passes without any run: look once an hour
+    this.drillTimer = setInterval(() => {
+      this.checkDrills();
+      if (this.config.remote?.maxAge) for (const t of Object.keys(this.config.targets)) this.checkOffsiteAge(t);
+    }, 3600 * 1000);
     this.drillTimer.unref();
   }
 
@@ -209,6 +218,43 @@ export class Daemon {
   }
 
   private async backupJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
+    const outcome = await this.backupJobInner(target, signal);
+    // remote.auto: the push is its own recorded run; its failure never undoes the backup
+    if (this.config.remote?.auto && !this.stopping) void this.runner.submit(target, 'push', 'auto', (sig) => this.pushJob(target, sig));
+    return outcome;
+  }
+
+  /**
+   * One push of `target` to the remote. A failed push throws (StorageError,
+   * exit 6: retried by the runner, alerted once retries are spent); an
+   * off-site copy older than remote.maxAge is alerted after the push.
+   */
+  private async pushJob(target: string, signal: AbortSignal): Promise<JobOutcome> {
+    let results;
+    try {
+      results = await push(this.config, target, { env: this.opts.env ?? process.env, signal, onProgress: this.onProgress(target, 'push') });
+    } finally {
+      this.checkOffsiteAge(target);
+    }
+    const r = results[0]!;
+    if (!r.ok) throw new StorageError(r.error!.message, r.error!.hint);
+    this.log.info({ target, pushed: r.pushed.map((x) => x.id), bytesUploaded: r.bytesUploaded }, 'push finished');
+    return { backupId: r.newestRemote?.id, bytes: r.bytesUploaded };
+  }
+
+  /** Alerts (once per stale episode) when the newest off-site backup of `target` is older than remote.maxAge. */
+  private checkOffsiteAge(target: string): void {
+    const o = offsiteOf(this.config, target);
+    const key = `${target}:offsite`;
+    if (!o?.stale) { this.staleOffsite.delete(key); return; }
+    if (this.staleOffsite.has(key)) return;
+    this.staleOffsite.add(key);
+    this.alerter.notify(target, 'failure', 'push', o.newest
+      ? `the newest off-site backup of ${target} (${o.newest.id}) is ${Math.round(o.newest.ageSeconds! / 3600)} h old, older than remote.maxAge ${this.config.remote!.maxAge}`
+      : `${target} has no off-site backup yet (remote.maxAge ${this.config.remote!.maxAge})`);
+  }
+
+  private async backupJobInner(target: string, signal: AbortSignal): Promise<JobOutcome> {
     try {
       return await this.collected(this.rotated(await backupTarget(this.config, target, { signal, log: this.log, onProgress: this.onProgress(target, 'backup') })), signal);
     } catch (err) {
@@ -339,7 +385,12 @@ export class Daemon {
       const overdue = drillOverdue(entries, sched.verify.periodMs(this.now()), this.now(), new Date(this.startedAt));
       const failedRun = [s.lastBackupRun, s.lastCheck, s.lastVerify].find((r) => r?.state === 'failed');
       const retrying = s.running.find((r) => r.state === 'retrying');
-      const { state, reason } = verdict({ target, check, hasValidBackup: newest !== undefined, fresh, failedRun, retrying, drillOverdue: overdue, futureBackup: future?.message });
+      const judged = verdict({ target, check, hasValidBackup: newest !== undefined, fresh, failedRun, retrying, drillOverdue: overdue, futureBackup: future?.message });
+      const offsite = offsiteOf(this.config, target, now);
+      // an off-site copy older than remote.maxAge degrades a target that is otherwise healthy
+      const { state, reason } = judged.state === 'healthy' && offsite?.stale
+        ? { state: 'degraded' as const, reason: offsite.newest ? `the newest off-site backup is older than remote.maxAge (${this.config.remote!.maxAge})` : 'no off-site backup yet (remote.maxAge is set)' }
+        : judged;
       if (state !== 'healthy') worsen(state);
       targets[target] = {
         status: state,
@@ -354,6 +405,13 @@ export class Daemon {
         next_runs: { backup: sched.backup.next(now)?.toISOString() ?? null, check: sched.check.next(now)?.toISOString() ?? null, verify: sched.verify.next(now)?.toISOString() ?? null },
         warnings: future ? [{ code: future.code, message: future.message }] : [],
         future_backups: entries.filter((e) => e.future).map((e) => ({ id: e.id, created_at: e.createdAt.toISOString() })),
+        ...(offsite ? { offsite: {
+          last_push: offsite.lastPush ? { at: offsite.lastPush.at, ok: offsite.lastPush.ok, error: offsite.lastPush.error, bytes_uploaded: offsite.lastPush.bytesUploaded } : null,
+          last_success_at: offsite.lastSuccessAt,
+          newest: offsite.newest ? { id: offsite.newest.id, created_at: offsite.newest.createdAt, age_seconds: offsite.newest.ageSeconds } : null,
+          max_age_seconds: offsite.maxAgeSeconds,
+          stale: offsite.stale,
+        } } : {}),
       };
     }
     return {

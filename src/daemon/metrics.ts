@@ -14,7 +14,22 @@ export class DaemonMetrics {
   readonly lastVerified = new Gauge({ name: 'dbguard_last_verified_timestamp_seconds', help: 'Unix time the target was last proven restorable (a full re-verification of a backup)', labelNames: ['target'], registers: [this.registry] });
   readonly healthy = new Gauge({ name: 'dbguard_database_healthy', help: '1 when the last check found the database healthy, 0 when damaged', labelNames: ['target'], registers: [this.registry] });
 
+  readonly lastPushSuccess = new Gauge({ name: 'dbguard_last_push_success_timestamp_seconds', help: 'Unix time a push of the target to the remote last succeeded', labelNames: ['target'], registers: [this.registry] });
+  readonly pushUploadedBytes = new Counter({ name: 'dbguard_push_uploaded_bytes_total', help: 'Bytes sent to the remote by pushes of the target (packs, indexes, block lists, manifests)', labelNames: ['target'], registers: [this.registry] });
+  readonly pushFailures = new Counter({ name: 'dbguard_push_failures_total', help: 'Push attempts of the target that failed (CLI and daemon; each retry of a daemon push counts)', labelNames: ['target'], registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Sets the push series from the recorded push state of each target (CLI and daemon pushes alike). */
+  setPushState(states: { target: string; lastSuccessAt: string | null; uploadedBytesTotal: number; failuresTotal: number }[]): void {
+    for (const s of states) {
+      if (s.lastSuccessAt) this.lastPushSuccess.set({ target: s.target }, Math.floor(new Date(s.lastSuccessAt).getTime() / 1000));
+      this.pushUploadedBytes.remove({ target: s.target });
+      this.pushUploadedBytes.inc({ target: s.target }, s.uploadedBytesTotal);
+      this.pushFailures.remove({ target: s.target });
+      this.pushFailures.inc({ target: s.target }, s.failuresTotal);
+    }
   }
 }

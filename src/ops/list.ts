@@ -38,8 +38,8 @@ export interface ListedBackup {
   attempts: number | null;
   /** The engine that made the backup (manifest `engine.name`, else told from the file: "duckdb"…); null when unknown. */
   engine: string | null;
-  /** `plain` (a file in backupDir), `store` (only in the deduplicated store) or `plain+store`. */
-  location: BackupEntry['location'];
+  /** `plain` (a file in backupDir), `store` (only in the deduplicated store), `plain+store`, or `remote` (list --remote). */
+  location: BackupEntry['location'] | 'remote';
 }
 
 /** The local store's real size beside the sum of its backups' logical sizes. */
@@ -75,7 +75,14 @@ export function listBackups(config: Config, selector: string | undefined, env: N
     const entries = repo.list(t, now);
     const w = futureBackupsFinding(t, entries, now);
     if (w) warnings.push({ target: t, ...w });
-    return entries.map((e) => ({
+    return entries.map((e) => listedOf(e));
+  });
+  return { targets, backups, warnings };
+}
+
+/** One listed backup as `list --json` shows it. Pure. */
+export function listedOf(e: BackupEntry): ListedBackup {
+  return {
       target: e.target,
       id: e.id,
       file: e.file,
@@ -90,7 +97,5 @@ export function listBackups(config: Config, selector: string | undefined, env: N
       attempts: e.manifest ? e.manifest.attempts ?? 1 : null,
       engine: e.manifest?.engine?.name ?? engineOfBackup(e)?.name ?? null,
       location: e.location,
-    }));
-  });
-  return { targets, backups, warnings };
+  };
 }

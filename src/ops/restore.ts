@@ -10,7 +10,7 @@ import { engineOf, engineOfBackup } from './engine-of';
 import { pausepoint } from '../storage/failpoint';
 import { acquireLock } from '../storage/lock';
 import { databaseFiles, keepAside, refuseSymlink } from '../storage/move-aside';
-import { commitReplacement, discardReplacement, ownerOf, prepareReplacement, type Prepared } from '../storage/place';
+import { adoptReplacement, commitReplacement, discardReplacement, ownerOf, prepareReplacement, tempNameFor, type Prepared } from '../storage/place';
 import { prepareFromBackup } from './backup-source';
 import { plainUsable, snapshotOf } from './store-access';
 import { BackupRepository, type BackupEntry } from '../storage/repository';
@@ -34,6 +34,18 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   onProgress?: ProgressFn;
   log?: Logger;
+  /** Restore from the remote (restore --remote): its backups and how to write one out (ops/remote-restore.ts). */
+  remote?: BackupSource;
+}
+
+/** Where restore finds backups other than the local backup folder (the remote). */
+export interface BackupSource {
+  /** Its backups of `target`, newest first. */
+  entries(target: string): Promise<BackupEntry[]>;
+  /** Writes `entry`'s bytes into `dest` (every block and the whole sha256 checked); leaves no `dest` on failure. */
+  materialise(entry: BackupEntry, dest: string, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<void>;
+  /** Damage findings of `entry`'s blocks without downloading its file (a dry run). */
+  check(entry: BackupEntry, signal?: AbortSignal): Promise<Finding[]>;
 }
 
 export interface RestorePlan {
@@ -43,7 +55,7 @@ export interface RestorePlan {
   createdAt: string;
   path: string;
   /** Where the bytes come from: the plain file, or the store (materialised beside the target). */
-  source: 'plain' | 'store';
+  source: 'plain' | 'store' | 'remote';
   /** Files that will move to pre-restore/ (the current database and its WALs). */
   replaces: string[];
 }
@@ -152,6 +164,15 @@ export function restoreDestination(to: string, cwd: string, backupDir: string, e
   return dest;
 }
 
+/** Like prepareFromBackup, from another source (the remote): materialised at a temporary name beside `dest`, nothing at `dest` changed. */
+async function prepareFromSource(source: BackupSource, entry: BackupEntry, dest: string, owner: ReturnType<typeof ownerOf>, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<Prepared> {
+  const tmp = tempNameFor(dest);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.rmSync(tmp, { force: true });
+  await source.materialise(entry, tmp, opts);
+  return adoptReplacement(tmp, dest, owner);
+}
+
 /**
  * `restore`: chooses a valid backup (--from, --at, or latest), verifies it
  * (sha256, open, full read; a failing one stops the restore and names the
@@ -171,7 +192,7 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
   const owner = Object.entries(config.targets).find(([name, t]) => name !== target && path.resolve(t.path) === dest)?.[0];
   if (owner) throw new UsageError(`--to ${opts.to} is the database of target ${owner}`, `restore that target with dbguard restore ${owner}, or name another file`, 'bad-option');
   if (opts.to === undefined) refuseSymlink(dest, `targets.${target}.path`);
-  const candidates = chooseBackups(repo.list(target), target, opts.from, opts.at, clock.now());
+  const candidates = chooseBackups(opts.remote ? await opts.remote.entries(target) : repo.list(target), target, opts.from, opts.at, clock.now());
   repo.ensureDir();
   const interrupted = () => new InterruptedError(`restore of ${target} interrupted; nothing was changed at ${dest}`);
   const lock = await retryWhileBusy(() => acquireLock(repo.dir, target, 'restore'), opts.waitMs ?? 0, opts.signal);
@@ -193,14 +214,17 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     // A plain file is verified where it lies (sha256, full read). A store backup is verified
     // by writing it beside the target, every block and the whole sha256 checked (a dry run
     // checks its blocks in the store): the bytes checked are the bytes placed.
-    let fromPlain = plainUsable(chosen);
+    let fromPlain = !opts.remote && plainUsable(chosen);
     const verify = async (parts: 'plain' | 'store') => {
       const v = await verifyBackup(chosen, { signal: opts.signal, onProgress: opts.onProgress, parts, waitMs: opts.waitMs });
       // a Ctrl-C kills the verifying worker: that is an interruption, never a damaged backup
       if (opts.signal?.aborted || verificationInterrupted(v)) throw interrupted();
       return v;
     };
-    if (fromPlain || opts.dryRun) {
+    if (opts.remote && opts.dryRun) {
+      const findings = await opts.remote.check(chosen, opts.signal);
+      if (findings.length) throw failed({ target, id: chosen.id, file: chosen.file, ok: false, findings, durationMs: 0 });
+    } else if (fromPlain || opts.dryRun) {
       const v = await timed('verify', () => verify(fromPlain ? 'plain' : 'store'));
       if (!v.ok && fromPlain && snapshotOf(chosen)) {
         // the same backup is also in the store: a damaged plain file is not a damaged backup
@@ -211,14 +235,17 @@ export async function restore(config: Config, target: string, opts: RestoreOptio
     }
     // the restored file is what the backup is; side files at dest are named by the same engine
     const engine = engineOfBackup(chosen) ?? engineOf(config, target, dest).engine;
-    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, source: fromPlain ? 'plain' : 'store', createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
+    const plan: RestorePlan = { target, from: chosen.id, backupFile: chosen.file, source: opts.remote ? 'remote' : fromPlain ? 'plain' : 'store', createdAt: chosen.createdAt.toISOString(), path: dest, replaces: databaseFiles(dest, engine.isSideFile) };
     const base = { ...plan, dryRun: Boolean(opts.dryRun), tables: [] as TableCount[], findings: [] as Finding[], phases };
     await assertNotInUse(dest, `dbguard restore ${target}`, engine);
     if (opts.dryRun) return { ...base, ok: true, safetyCopy: null };
     if (opts.confirm && !(await opts.confirm(plan))) throw new UsageError('restore cancelled; nothing was changed', 'run again and confirm, or pass --yes', 'cancelled');
 
     if (opts.signal?.aborted) throw interrupted();
-    const prepared = await timed('prepare', () => prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: (d, t) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t }) }))
+    const onBytes = (d: number, t: number) => opts.onProgress?.({ target, phase: 'materialise', done: d, total: t });
+    const prepared = await timed('prepare', () => (opts.remote
+      ? prepareFromSource(opts.remote, chosen, dest, ownerOf(dest), { signal: opts.signal, onProgress: onBytes })
+      : prepareFromBackup(repo.dir, chosen, dest, ownerOf(dest), { fromStore: !fromPlain, signal: opts.signal, waitMs: opts.waitMs, onProgress: onBytes })))
       .catch((err) => {
         // a damaged or missing block fails this backup like a failed verification: name the next older one
         if (err instanceof IntegrityError && !opts.signal?.aborted) throw failed({ target, id: chosen.id, file: chosen.file, ok: false, durationMs: 0, findings: [{ severity: 'error', code: err.code, message: err.message, hint: err.hint }] });

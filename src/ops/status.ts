@@ -7,6 +7,7 @@ import { BackupRepository } from '../storage/repository';
 import { checkHealth } from './health';
 import { DbguardError } from '../core/errors';
 import { futureBackupsFinding } from './list';
+import { offsiteOf } from './remote-state';
 import { engineNameOf } from './engine-of';
 import type { Finding } from '../core/types';
 
@@ -30,6 +31,8 @@ export interface TargetStatus {
   staleAfterSeconds: number;
   /** E.g. `backup-from-future`: backups dated after the clock, never counted as the last backup. */
   warnings: Finding[];
+  /** With a remote configured: the last push, the newest off-site backup and its age, and whether it is older than remote.maxAge. */
+  offsite?: ReturnType<typeof offsiteOf>;
 }
 
 export interface DaemonProbe {
@@ -86,10 +89,11 @@ export async function status(config: Config, selector: string | undefined, env: 
       lastCheck = { ok: c.busy ? null : c.ok, at: new Date().toISOString(), findings: c.busy ? ['busy'] : c.findings.map((f) => f.code), source: 'now' };
     }
     const healthy = lastCheck.ok;
+    const offsite = offsiteOf(config, target, now);
     targets.push({
       target,
       engine: engineNameOf(config, target),
-      ok: healthy !== false && fresh,
+      ok: healthy !== false && fresh && !offsite?.stale,
       healthy,
       fresh,
       lastBackup: newest ? { id: newest.id, createdAt: newest.createdAt.toISOString(), ageSeconds: ageSeconds!, bytes: newest.bytes, consistency: newest.manifest?.consistency ?? 'locked' } : null,
@@ -102,6 +106,7 @@ export async function status(config: Config, selector: string | undefined, env: 
       nextVerify: verifySched.next(now)?.toISOString() ?? null,
       staleAfterSeconds,
       warnings: future ? [future] : [],
+      ...(offsite ? { offsite } : {}),
     });
     backupSched.dispose();
     checkSched.dispose();

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { Finding } from '../core/types';
 import type { BackupEntry } from '../storage/repository';
 import { BackupRepository } from '../storage/repository';
-import type { StoreSnapshot } from '../storage/store';
+import type { StoreCheckResult, StoreSnapshot } from '../storage/store';
 import { snapshotManifestKey } from '../storage/store-listing';
 import { materialiseEntry } from './backup-source';
 import { openLocalStore, snapshotOf, withStoreLock } from './store-access';
@@ -25,6 +25,12 @@ export async function checkStoreBackups(backupDir: string, entries: BackupEntry[
   if (!snaps.length) return out;
   const store = await openLocalStore(backupDir);
   const result = await withStoreLock(store, 'shared', 'verify', () => store.check({ snapshots: snaps, readData: true, signal: opts.signal }), opts);
+  return findingsOfCheck(result, snaps);
+}
+
+/** A store check's result as findings per backup id (each damaged or missing pack named in every backup it affects). Pure. */
+export function findingsOfCheck(result: StoreCheckResult, snaps: StoreSnapshot[]): Map<string, Finding[]> {
+  const out = new Map<string, Finding[]>();
   for (const s of snaps) out.set(s.id, []);
   const add = (id: string, f: Finding) => out.get(id)?.push(f);
   const what = { missing: 'is missing', damaged: 'is damaged', 'no-index': 'has no index' } as const;

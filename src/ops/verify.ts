@@ -23,8 +23,8 @@ export interface VerifyResult {
   ok: boolean;
   findings: Finding[];
   durationMs: number;
-  /** Where the verified backup is (`plain`, `store`, `plain+store`); absent for a target without backups. */
-  location?: BackupEntry['location'];
+  /** Where the verified backup is (`plain`, `store`, `plain+store`, or `remote` for verify --remote); absent for a target without backups. */
+  location?: BackupEntry['location'] | 'remote';
 }
 
 export type Which = { latest: true } | { all: true } | { id: string };

@@ -42,3 +42,21 @@ export async function pausepoint(step: string, signal?: AbortSignal): Promise<vo
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   clearInterval(keepAlive);
 }
+
+/**
+ * Test-only: like pausepoint, but a PAUSE here also ends on SIGUSR2, and the
+ * run then goes on (a test holds a run at this step while another process
+ * works, then lets it continue).
+ */
+export async function holdpoint(step: string, signal?: AbortSignal): Promise<void> {
+  const hit = actionFor(step);
+  if (hit?.action !== 'PAUSE') return failpoint(step);
+  const keepAlive = setInterval(() => {}, 1000);
+  const cont = new Promise<void>((resolve) => {
+    process.once('SIGUSR2', () => resolve());
+    signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  process.stderr.write(`dbguard-test: paused at ${hit.point}\n`);
+  await cont;
+  clearInterval(keepAlive);
+}

@@ -10,6 +10,8 @@ import { formatBytes, formatCount, formatDuration } from '../format';
 import { intOption, waitOption } from '../parse';
 import { progressBar } from '../progress-bar';
 import { thrown } from '../runs';
+import type { PushResult } from '../../ops/push';
+import { recordedPush } from './push';
 
 interface Failure { target: string; code: string; exitCode: number; message: string; hint: string }
 
@@ -58,8 +60,16 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
       if (err instanceof InterruptedError) break;
     }
   }
+  // remote.auto: push what was just backed up; a failed push never undoes the backup, it sets the exit code
+  const pushed = await autoPush(ctx, results.filter((r) => r.status === 'valid'));
+  const pushFailed = pushed?.find((r) => !r.ok);
+  if (pushFailed?.error) {
+    const e = pushFailed.error;
+    rotation.push({ target: pushFailed.target, code: 'push-failed', exitCode: e.exitCode, message: `the backup is published locally, but the push to the remote failed: ${e.message}`, hint: e.hint });
+  }
   if (ctx.opts.json) {
     ctx.printJson({
+      ...(pushed ? { push: pushed } : {}),
       ok: failures.length === 0 && rotation.length === 0 && results.every((r) => r.status === 'valid'),
       backups: results.map((r) => ({
         target: r.target, id: r.id, file: r.file, engine: r.engine, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs, removed: r.removed,
@@ -77,8 +87,27 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     if (first) process.stderr.write(`${JSON.stringify({ error: { code: first.code, exitCode: first.exitCode, message: first.message, hint: first.hint, target: first.target } })}\n`);
   }
   if (failures.length) return failures[0]!.exitCode;
-  if (rotation.length) return ExitCode.storage;
+  if (rotation.length) return rotation.find((r) => r.code === 'rotation-failed')?.exitCode ?? rotation[0]!.exitCode;
   return results.some((r) => r.status !== 'valid') ? ExitCode.integrity : ExitCode.ok;
+}
+
+/** Pushes the valid backups just made when remote.auto is on (recorded as push runs); undefined when off or nothing to push. */
+async function autoPush(ctx: CliContext, made: BackupResult[]): Promise<PushResult[] | undefined> {
+  if (!ctx.config().remote?.auto || made.length === 0 || ctx.signal.aborted) return undefined;
+  let results: PushResult[];
+  try {
+    results = await recordedPush(ctx, [...new Set(made.map((r) => r.target))].join(','), { only: made.map((r) => r.id) });
+  } catch (err) {
+    if (!(err instanceof DbguardError) || err instanceof InterruptedError) throw err;
+    results = [...new Set(made.map((r) => r.target))].map((target) => ({ target, ok: false, pushed: [], alreadyThere: 0, bytesUploaded: 0, blocksReused: 0, newestRemote: null, error: { message: err.message, hint: err.hint, exitCode: err.exitCode } }));
+  }
+  if (!ctx.opts.json) {
+    for (const r of results) {
+      if (r.ok) ctx.print(`  pushed to the remote: ${r.pushed.map((p) => p.id).join(', ') || 'nothing new'} (${formatBytes(r.bytesUploaded)} uploaded)`);
+      else process.stderr.write(`dbguard: error: ${r.target}: the backup is published locally, but the push to the remote failed: ${r.error!.message}\n  hint: ${r.error!.hint}\n`);
+    }
+  }
+  return results;
 }
 
 function printResult(ctx: CliContext, r: BackupResult) {

@@ -1,24 +1,27 @@
 import { ExitCode } from '../../core/exit-codes';
 import { listBackups, storeUsage } from '../../ops/list';
+import { listRemote } from '../../ops/remote-list';
 import type { CliContext } from '../context';
 import { formatAge, formatBytes, formatCount, table } from '../format';
 import { format } from 'date-fns/format';
 
 /** `dbguard list <targets>`: backups newest first with status; totals per target. */
-export async function run(ctx: CliContext, selector: string | undefined): Promise<number> {
-  const { targets, backups, warnings } = listBackups(ctx.config(), selector, ctx.env);
-  const store = await storeUsage(ctx.config());
+export async function run(ctx: CliContext, selector: string | undefined, opts: { remote?: boolean } = {}): Promise<number> {
+  const remote = opts.remote ? await listRemote(ctx.config(), selector, ctx.env, ctx.signal) : undefined;
+  const { targets, backups, warnings } = remote ?? listBackups(ctx.config(), selector, ctx.env);
+  const store = remote ? remote.remote : await storeUsage(ctx.config());
   if (ctx.opts.json) {
-    ctx.printJson({ backups, warnings, store });
+    ctx.printJson(remote ? { backups, warnings, remote: remote.remote } : { backups, warnings, store });
     return ExitCode.ok;
   }
+  if (remote) ctx.print(`${ctx.out.bold('remote')} ${remote.remote.where}`);
   const c = ctx.out;
   const now = new Date();
   for (const target of targets) {
     const mine = backups.filter((b) => b.target === target);
     ctx.print(c.bold(target));
     if (!mine.length) {
-      ctx.print(`  no backups yet; take one with dbguard backup ${target}\n`);
+      ctx.print(remote ? `  no backups on the remote yet; copy them there with dbguard push ${target}\n` : `  no backups yet; take one with dbguard backup ${target}\n`);
       continue;
     }
     const paint = (s: string) => (s === 'valid' ? c.green(s) : c.red(s));
@@ -38,7 +41,7 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
   }
   if (store) {
     const ratio = store.dedupRatio === null ? '' : `, ${store.dedupRatio.toFixed(1)}× deduplicated`;
-    ctx.print(`${c.bold('store')}  ${formatBytes(store.storedBytes)} on disk for ${formatBytes(store.logicalBytes)} of backups (${store.snapshots} backup(s), ${store.packs} pack(s)${ratio})`);
+    ctx.print(`${c.bold(remote ? 'remote store' : 'store')}  ${formatBytes(store.storedBytes)} ${remote ? 'stored' : 'on disk'} for ${formatBytes(store.logicalBytes)} of backups (${store.snapshots} backup(s), ${store.packs} pack(s)${ratio})`);
   }
   return ExitCode.ok;
 }

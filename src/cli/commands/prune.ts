@@ -1,5 +1,7 @@
 import { ExitCode } from '../../core/exit-codes';
 import { prune, removalError } from '../../ops/prune';
+import { pruneRemote } from '../../ops/remote-prune';
+import { withRemoteStore } from '../../ops/remote-store';
 import { collectLocalStore } from '../../ops/store-gc';
 import type { CliContext } from '../context';
 import type { CollectResult } from '../../storage/store';
@@ -9,7 +11,7 @@ import { recorded } from '../runs';
 import { selectTargets } from '../../config/targets';
 
 /** `dbguard prune <targets> [--keep N] [--keep-daily D --keep-weekly W --keep-monthly M] [--dry-run]`. */
-export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; keepDaily?: string; keepWeekly?: string; keepMonthly?: string; dryRun?: boolean; wait?: string }): Promise<number> {
+export async function run(ctx: CliContext, selector: string | undefined, opts: { keep?: string; keepDaily?: string; keepWeekly?: string; keepMonthly?: string; dryRun?: boolean; wait?: string; remote?: boolean }): Promise<number> {
   const pruneOpts = {
     keep: intOption('--keep', opts.keep, 1),
     daily: intOption('--keep-daily', opts.keepDaily),
@@ -23,6 +25,10 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   const names = opts.dryRun ? [] : selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
   // retention first (under each target's lock), then the store's GC frees what no backup needs
   const { results, store } = await recorded(ctx, 'prune', names, async () => {
+    if (opts.remote) {
+      const r = await withRemoteStore(ctx.config(), ctx.env, { signal: ctx.signal }, (s) => pruneRemote(s, ctx.config(), selector, { ...pruneOpts, signal: ctx.signal }));
+      return { results: r.results, store: r.collect };
+    }
     const results = await prune(ctx.config(), selector, pruneOpts);
     return { results, store: await collectLocalStore(ctx.config(), { dryRun: opts.dryRun, waitMs: pruneOpts.waitMs, signal: ctx.signal }) };
   }, ({ results: all }, target) => {
@@ -36,7 +42,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   for (const r of results) ctx.log().info({ target: r.target, removed: r.removed.map((x) => x.id), failed: r.failed, dryRun: r.dryRun }, 'prune finished');
   if (store) ctx.log().info({ store, dryRun: Boolean(opts.dryRun) }, 'store collected');
   if (ctx.opts.json) {
-    ctx.printJson({ ok: errors.length === 0, dryRun: Boolean(opts.dryRun), targets: results, ...(store ? { store } : {}) });
+    ctx.printJson({ ok: errors.length === 0, dryRun: Boolean(opts.dryRun), targets: results, ...(store ? { [opts.remote ? 'remote' : 'store']: store } : {}) });
     const first = errors[0];
     if (first) process.stderr.write(`${JSON.stringify({ error: { code: first.code, exitCode: first.exitCode, message: first.message, hint: first.hint } })}\n`);
     return errors.length ? ExitCode.storage : ExitCode.ok;
@@ -51,7 +57,7 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
     if (r.failed.length) ctx.print(`  ${r.removed.length} removed, ${r.failed.length} could not be removed\n`);
     else ctx.print(r.removed.length ? `  ${r.removed.length} ${r.dryRun ? 'would be removed (dry run: nothing deleted)' : 'removed'}\n` : '  nothing to prune\n');
   }
-  if (store) ctx.print(collectLine(store, Boolean(opts.dryRun)));
+  if (store) ctx.print(`${opts.remote ? 'remote ' : ''}${collectLine(store, Boolean(opts.dryRun))}`);
   for (const e of errors) process.stderr.write(`dbguard: error: ${e.message}\n  hint: ${e.hint}\n`);
   return errors.length ? ExitCode.storage : ExitCode.ok;
 }

@@ -36,6 +36,12 @@ export async function run(ctx: CliContext, selector: string | undefined): Promis
     ctx.print(`${t.target}: last proven restorable ${t.lastVerified ? `${when(t.lastVerified)} (${formatAge(new Date(t.lastVerified))})` : 'never (no verify or restore drill yet)'}; next drill ${when(t.nextVerify)}`);
     if (t.lastFailure) ctx.print(`${t.target}: last failure ${when(t.lastFailure.at)} (${t.lastFailure.kind}): ${t.lastFailure.message ?? t.lastFailure.code}`);
     if (!t.fresh) ctx.print(`${t.target}: ${t.lastBackup ? `the newest valid backup is older than ${span(t.staleAfterSeconds)} (2 schedule periods)` : 'no valid backup'}: run dbguard backup ${t.target}`);
+    if (t.offsite) {
+      const o = t.offsite;
+      const last = o.lastPush ? `last push ${when(o.lastPush.at)} ${o.lastPush.ok ? 'ok' : c.red(`FAILED: ${o.lastPush.error ?? ''}`)}` : 'never pushed';
+      const newest = o.newest ? `newest off-site ${o.newest.id} (${formatAge(new Date(o.newest.createdAt))})` : 'no off-site backup yet';
+      ctx.print(`${t.target}: ${last}; ${o.stale ? c.red(`${newest}, older than remote.maxAge`) : newest}`);
+    }
     for (const w of t.warnings) ctx.print(`${c.yellow('warning')} ${w.message}\n  hint: ${w.hint}`);
   }
   ctx.print(`daemon: ${r.daemon.answering ? c.green(`answering at ${r.daemon.url} (${r.daemon.status})`) : c.yellow(`not answering at ${r.daemon.url}`)}`);

@@ -1,6 +1,8 @@
 import { ExitCode } from '../../core/exit-codes';
 import { UsageError } from '../../core/errors';
 import { verifyTargets, type Which } from '../../ops/verify';
+import { verifyRemote } from '../../ops/remote-restore';
+import { withRemoteStore } from '../../ops/remote-store';
 import type { CliContext } from '../context';
 import { formatDuration } from '../format';
 import { waitOption } from '../parse';
@@ -10,7 +12,7 @@ import { recorded } from '../runs';
 import { selectTargets } from '../../config/targets';
 
 /** `dbguard verify <targets> [--latest|--all|--id ID]`: exit 0 when every verified backup passes, 4 otherwise. */
-export async function run(ctx: CliContext, selector: string | undefined, opts: { latest?: boolean; all?: boolean; id?: string; wait?: string; readData?: boolean }): Promise<number> {
+export async function run(ctx: CliContext, selector: string | undefined, opts: { latest?: boolean; all?: boolean; id?: string; wait?: string; readData?: boolean; remote?: boolean }): Promise<number> {
   if ([opts.latest, opts.all, opts.id !== undefined].filter(Boolean).length > 1) throw new UsageError('choose one of --latest, --all and --id', 'e.g. dbguard verify production --all');
   const which: Which = opts.all ? { all: true } : opts.id !== undefined ? { id: opts.id } : { latest: true };
   const bar = progressBar(!ctx.opts.json && !ctx.opts.quiet);
@@ -18,7 +20,9 @@ export async function run(ctx: CliContext, selector: string | undefined, opts: {
   try {
     const waitMs = waitOption(opts.wait);
     const names = selectTargets(ctx.config(), selector, ctx.env.ENVIRONMENT);
-    results = await recorded(ctx, 'verify', names, () => verifyTargets(ctx.config(), selector, which, { signal: ctx.signal, onProgress: bar.onProgress, waitMs, env: ctx.env, readData: opts.readData }), (all, target) => {
+    results = await recorded(ctx, 'verify', names, () => (opts.remote
+      ? withRemoteStore(ctx.config(), ctx.env, { signal: ctx.signal }, (s) => verifyRemote(s, ctx.config(), selector, which, { signal: ctx.signal, onProgress: bar.onProgress, env: ctx.env, readData: opts.readData }))
+      : verifyTargets(ctx.config(), selector, which, { signal: ctx.signal, onProgress: bar.onProgress, waitMs, env: ctx.env, readData: opts.readData })), (all, target) => {
       const mine = all.filter((r) => r.target === target);
       const bad = mine.filter((r) => !r.ok);
       const backupId = mine[0]?.id || undefined;

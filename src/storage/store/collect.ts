@@ -20,6 +20,13 @@ export interface CollectOptions {
   /** Plan only: nothing is written or deleted. */
   dryRun?: boolean;
   signal?: AbortSignal;
+  /**
+   * Never delete or repack a pack, index or block list whose object was
+   * written at or after this time (the backend's clock): the work of runs
+   * still in progress (a remote push). Used by `prune --remote`, which runs
+   * beside pushes instead of under the exclusive lock.
+   */
+  keepNewerThan?: Date;
 }
 
 export interface CollectResult {
@@ -70,10 +77,12 @@ export async function collectStore(backend: ObjectBackend, index: PackIndex, pac
   const snapObjects = await io(backend.list('snapshots/', signal), 'snapshots/', 'listing');
   const manifests = new Set<string>();
   const lists = new Map<string, number>();
+  const cutoff = opts.keepNewerThan?.getTime();
+  const young = (o: { modifiedAt: Date }) => cutoff !== undefined && o.modifiedAt.getTime() >= cutoff;
   for (const o of snapObjects) {
     const p = snapshotKeyParts(o.key);
     if (p?.kind === 'manifest') manifests.add(`${p.target}/${p.fileName}`);
-    else if (p?.kind === 'blocks') lists.set(`${p.target}/${p.fileName}`, o.bytes);
+    else if (p?.kind === 'blocks' && !young(o)) lists.set(`${p.target}/${p.fileName}`, o.bytes);
   }
   const live = new Set<string>();
   for (const name of manifests) {
@@ -104,19 +113,23 @@ export async function collectStore(backend: ObjectBackend, index: PackIndex, pac
 
   // 2. Packs no snapshot needs, packs without an index, indexes without a pack.
   const stored = new Map<string, number>();
+  const protectedPacks = new Set<string>();
   for (const o of await io(backend.list('packs/', signal), 'packs/', 'listing')) {
     const id = packIdOfKey(o.key);
-    if (id) stored.set(id, o.bytes);
+    if (id && young(o)) protectedPacks.add(id);
+    else if (id) stored.set(id, o.bytes);
   }
   const indexBytes = new Map<string, number>();
   for (const o of await io(backend.list('index/', signal), 'index/', 'listing')) {
     const id = packIdOfIndexKey(o.key);
-    if (id) indexBytes.set(id, o.bytes);
+    if (id && young(o)) protectedPacks.add(id);
+    else if (id) indexBytes.set(id, o.bytes);
   }
   const candidates: string[] = [];
   const keep = new Set<string>();
   for (const id of index.packIds()) {
     const file = index.pack(id)!;
+    if (protectedPacks.has(id)) { keep.add(id); continue; }
     if (!stored.has(id)) {
       if (!dryRun) await del(indexKey(id));
       index.drop(id);
@@ -138,7 +151,7 @@ export async function collectStore(backend: ObjectBackend, index: PackIndex, pac
     }
   }
   for (const [id, bytes] of stored) {
-    if (index.pack(id) || unreadablePacks.has(id) || indexBytes.has(id)) continue;
+    if (index.pack(id) || unreadablePacks.has(id) || indexBytes.has(id) || protectedPacks.has(id)) continue;
     if (!dryRun) await del(packKey(id));
     result.deletedPacks.push(id);
     result.freedBytes += bytes;

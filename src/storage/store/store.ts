@@ -13,8 +13,8 @@ import { isMissing, type ObjectBackend } from './backend';
 import { checkStore, type StoreCheckOptions, type StoreCheckResult } from './check';
 import { collectStore, type CollectOptions, type CollectResult } from './collect';
 import {
-  assertSafeName, blocksKey, CONFIG_KEY, encodeBlockList, manifestKey, PACK_TARGET_BYTES, snapshotKeyParts, STORE_FORMAT, storeIoError, storePartOf,
-  type StoreConfig, type StoreManifest,
+  assertSafeName, blocksKey, CONFIG_KEY, encodeBlockList, manifestKey, PACK_TARGET_BYTES, packIdOfKey, snapshotKeyParts, STORE_FORMAT, storeIoError, storePartOf,
+  type BlockRef, type StoreConfig, type StoreManifest,
 } from './format';
 import { fileChunks, ingest, type IngestOptions, type IngestResult } from './ingest';
 import { LocalBackend } from './local-backend';
@@ -162,6 +162,24 @@ export class Store {
     return { target, id: manifest.id, fileName, manifest: full };
   }
 
+  /**
+   * The blocks of `blocks` that no longer have a copy in a pack that exists
+   * (index present AND pack object listed): what a run beside a collect must
+   * store again before it publishes. Read-only. Throws StorageError when the
+   * store cannot be listed.
+   */
+  async missingBlocks(blocks: readonly BlockRef[], signal?: AbortSignal): Promise<BlockRef[]> {
+    await this.index.refresh(signal);
+    let listed;
+    try {
+      listed = await this.backend.list('packs/', signal);
+    } catch (err) {
+      throw storeIoError(err, this.backend.where, 'packs/', 'listing');
+    }
+    const packs = new Set(listed.map((o) => packIdOfKey(o.key)).filter((id): id is string => id !== undefined));
+    return blocks.filter((b) => !this.index.locate(b.hash).some((l) => packs.has(l.pack)));
+  }
+
   /** Published snapshots (of `target`, or all), newest first per target; manifests read and checked, unreadable ones skipped (check reports them). Throws StorageError when the store cannot be listed or read. */
   async snapshots(target?: string): Promise<StoreSnapshot[]> {
     return (await this.scan(target)).snaps;
@@ -242,7 +260,9 @@ export class Store {
   }
 
   /** GC + repack under the exclusive lock (taken here; BusyError while any holder lives). See CollectResult. */
-  async collect(opts: CollectOptions = {}): Promise<CollectResult> {
+  async collect(opts: CollectOptions & { lock?: boolean } = {}): Promise<CollectResult> {
+    // lock false: the caller runs beside shared holders and protects their work with keepNewerThan (prune --remote)
+    if (opts.lock === false) return collectStore(this.backend, this.index, this.packBytes, opts);
     const lock = await this.lockExclusive(opts.dryRun ? 'collect --dry-run' : 'collect');
     try {
       return await collectStore(this.backend, this.index, this.packBytes, opts);
