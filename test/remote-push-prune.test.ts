@@ -1,15 +1,20 @@
 /**
  * prune --remote while another push runs (two real processes, a real
  * S3-compatible server): the push is held just before its re-check, after
- * it uploaded its packs and took blocks it reuses from packs that the prune
- * then collects; released, it finds them gone, stores them again and
- * publishes. Afterwards every remote backup verifies with --read-data.
+ * it uploaded its packs and took blocks it reuses from packs that only the
+ * backup the prune removes still needed. The prune removes that backup but
+ * deletes no object while the push holds its lock. Then a collect that was
+ * already under way when the push started (run here directly) deletes those
+ * packs; released, the push finds them gone, stores them again and
+ * publishes. Afterwards every remote backup verifies with --read-data, and a
+ * prune with no push running collects.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backupTarget } from '../src/ops/backup';
 import { push } from '../src/ops/push';
 import { S3Backend } from '../src/remote/s3-backend';
+import { Store } from '../src/storage/store';
 import { makeProject, manualClock, type Project } from './helpers/backup';
 import { runCliAsync, startCli } from './helpers/cli';
 import { execSql } from './helpers/db';
@@ -46,7 +51,7 @@ async function providerClockPast(after: Date, ms: number): Promise<void> {
   }
 }
 
-test('prune --remote beside a running push: the push re-uploads the blocks the prune collected and every remote backup verifies with --read-data', async () => {
+test('prune --remote beside a running push deletes no object; a collect already under way is caught by the push re-check; every remote backup verifies with --read-data', async () => {
   const saved = path.join(p.dir, 'day0.duckdb');
   const a0 = await backupTarget(p.config(), 'production', { clock: manualClock(day(0)) });
   fs.copyFileSync(p.db, saved);
@@ -73,7 +78,18 @@ test('prune --remote beside a running push: the push re-uploads the blocks the p
   expect(pruned.stderr).toBe('');
   expect(pruned.code).toBe(0);
   expect(pruned.json.targets[0].removed.map((x: any) => x.id)).toEqual([a0.id]);
-  expect(pruned.json.remote.deletedPacks.length + pruned.json.remote.repackedPacks.length).toBeGreaterThan(0);
+  // the push holds the remote: nothing is deleted, and the prune says why
+  expect(pruned.json.remote.deletedPacks).toEqual([]);
+  expect(pruned.json.remote.repackedPacks).toEqual([]);
+  expect(pruned.json.remote.problems.join('\n')).toMatch(/another dbguard run holds the remote \(push production/);
+  const afterPrune = (await raw().list('')).map((o) => o.key).filter((k) => !k.startsWith('locks/')).sort();
+  expect(afterPrune).toEqual(before.filter((k) => !k.startsWith('locks/') && !k.includes(a0.id)));
+
+  // a collect already under way when the push read the index: it deletes the packs only a0 needed
+  const under = raw();
+  const early = await (await Store.open(under)).collect({ lock: false, keepNewerThan: new Date(Math.max(...listed.map((o) => o.modifiedAt.getTime())) + 1000) });
+  under.destroy();
+  expect(early.deletedPacks.length + early.repackedPacks.length).toBeGreaterThan(0);
 
   pusher.child.kill('SIGUSR2');
   const done = await pusher.done;
@@ -87,4 +103,8 @@ test('prune --remote beside a running push: the push re-uploads the blocks the p
   const verified = await runCliAsync(['verify', 'production', '--remote', '--all', '--read-data', '--json'], { cwd: p.dir, env: ENV });
   expect(verified.code).toBe(0);
   expect(verified.json.results.map((r: any) => [r.id, r.ok])).toEqual([[b.id, true], [a1.id, true]]);
+
+  const later = await runCliAsync(['prune', 'production', '--remote', '--keep', '2', '--json'], { cwd: p.dir, env: ENV });
+  expect(later.code).toBe(0);
+  expect(later.json.remote.problems).toEqual([]);
 });

@@ -1,10 +1,12 @@
 /**
  * `prune --remote`: the remote's own retention (remote.keep, remote.retention,
  * falling back to keep / retention), then a collect of what no remote backup
- * needs, run BESIDE pushes rather than under the exclusive lock: it never
- * deletes a pack, index or block list written after the oldest live push
- * lock (or its own start), and each push re-checks its blocks just before
- * publishing (ops/push.ts). Times are the provider's (LastModified).
+ * needs, run BESIDE pushes rather than under the exclusive lock: backups
+ * are removed by retention whatever runs, but objects are deleted only while
+ * no other run holds a remote lock (checked before each deletion; a running
+ * push defers them to the next prune), never one written after the oldest
+ * live lock or its own start, and each push re-checks its blocks just
+ * before publishing (ops/push.ts). Times are the provider's (LastModified).
  */
 import type { Config } from '../config/load';
 import { selectTargets } from '../config/targets';
@@ -74,7 +76,18 @@ export async function pruneRemote(session: RemoteSession, config: Config, select
       if (!cutoff || since < cutoff) cutoff = since;
     }
     cutoff = new Date((cutoff ?? serverNow).getTime() - CLOCK_SLACK_MS);
-    const collect = await store.collect({ lock: false, keepNewerThan: cutoff, dryRun: opts.dryRun, signal: opts.signal });
+    // While another run holds a remote lock, nothing is deleted: a push may rely on any
+    // old, unreferenced pack it found in the index. Asked before every deletion, so a
+    // push that starts during the collect stops it too; its own re-check before
+    // publishing covers a deletion that was already under way when it read the index.
+    const started = Date.now();
+    const beforeDelete = async () => {
+      const at = new Date(serverNow.getTime() + (Date.now() - started));
+      const other = (await listRemoteLocks(store.backend, at, undefined, opts.signal)).find((l) => l.live && l.key !== own?.key);
+      if (!other) return undefined;
+      return `another dbguard run holds the remote (${other.info ? `${other.info.command}, PID ${other.info.pid} on ${other.info.host}` : other.key}), and it may reuse these blocks`;
+    };
+    const collect = await store.collect({ lock: false, keepNewerThan: cutoff, dryRun: opts.dryRun, signal: opts.signal, beforeDelete });
     return { results, collect };
   } finally {
     await lock?.release().catch(() => undefined);

@@ -27,6 +27,12 @@ export interface CollectOptions {
    * beside pushes instead of under the exclusive lock.
    */
   keepNewerThan?: Date;
+  /**
+   * Asked before every deletion: a reason to stop (a push started meanwhile)
+   * ends the collect there, with that reason in `problems`. What was done
+   * before stays done and is consistent; the next collect finishes the job.
+   */
+  beforeDelete?: () => Promise<string | undefined>;
 }
 
 export interface CollectResult {
@@ -60,12 +66,32 @@ const canSweep = (b: ObjectBackend): b is ObjectBackend & Sweeper => typeof (b a
  * stays done and is consistent), InterruptedError on abort between steps.
  */
 export async function collectStore(backend: ObjectBackend, index: PackIndex, packBytes: number, opts: CollectOptions): Promise<CollectResult> {
+  const result: CollectResult = { dryRun: Boolean(opts.dryRun), deletedPacks: [], deletedIndexes: 0, deletedBlockLists: [], repackedPacks: [], writtenPacks: [], freedBytes: 0, removedTemporaries: 0, problems: [] };
+  try {
+    return await collectInto(result, backend, index, packBytes, opts);
+  } catch (err) {
+    if (!(err instanceof CollectStopped)) throw err;
+    result.problems.push(`stopped before removing ${err.key}: ${err.message}; nothing needed was removed, and the next prune finishes the job`);
+    return result;
+  }
+}
+
+/** Thrown inside collect when `beforeDelete` gives a reason to stop. */
+class CollectStopped extends Error {
+  constructor(message: string, readonly key: string) { super(message); }
+}
+
+async function collectInto(result: CollectResult, backend: ObjectBackend, index: PackIndex, packBytes: number, opts: CollectOptions): Promise<CollectResult> {
   const { signal, dryRun = false } = opts;
   const repackBelow = opts.repackBelow ?? 0.5;
   const step = () => { if (signal?.aborted) throw new InterruptedError('collect interrupted; what it did so far is consistent, run it again to finish'); };
   const io = <T>(p: Promise<T>, key: string, action: string) => p.catch((err) => { throw storeIoError(err, backend.where, key, action); });
-  const del = async (key: string) => { step(); await io(backend.delete(key, signal), key, 'removing'); };
-  const result: CollectResult = { dryRun, deletedPacks: [], deletedIndexes: 0, deletedBlockLists: [], repackedPacks: [], writtenPacks: [], freedBytes: 0, removedTemporaries: 0, problems: [] };
+  const del = async (key: string) => {
+    step();
+    const stop = await opts.beforeDelete?.();
+    if (stop) throw new CollectStopped(stop, key);
+    await io(backend.delete(key, signal), key, 'removing');
+  };
 
   if (!dryRun && canSweep(backend)) result.removedTemporaries = await io(backend.sweepTemporaries(), '', 'removing temporary files in');
   await index.refresh(signal);
