@@ -371,8 +371,10 @@ async function main() {
   if (rm) {
     const ph = (n) => median(rm.phases.map((p) => p[n] ?? 0));
     out(`  restore --remote phases (median): ${[...new Set(rm.phases.flatMap((p) => Object.keys(p)))].map((n) => `${n} ${sec(ph(n))}`).join(', ')}; the rest is process start-up, opening the remote (bucket, config.json, indexes) and exit`);
+    out(`  restore --remote ÷ (cp + sync of the copy) = ${(median(rm.restore) / median(rm.cpSync)).toFixed(2)} (${sec(median(rm.restore))} ÷ ${sec(median(rm.cpSync))})`);
     out(`  push after 1% change: ${sec(rm.incremental.pushMs)} (first push ${sec(rm.first.pushMs)}, ${mib(rm.first.uploaded)} sent)`);
   }
+  if (st) out(`  restore from the store ÷ (cp + sync of the copy) = ${(median(st.restore) / median(st.cpSync)).toFixed(2)} (${sec(median(st.restore))} ÷ ${sec(median(st.cpSync))}): a restore fsyncs the file before it swaps it in, cp does not; restore of the newest backup from its plain file ${sec(median(st.restorePlain))} (÷ cp + sync = ${(median(st.restorePlain) / median(st.cpSync)).toFixed(2)})`);
   if (st) out(`  store: the first backup in blocks format (every block new) took ${sec(st.firstBackupMs)}; restore from the store = write and hash-check the blocks ${sec(phaseOf('prepare'))} + full read by DuckDB ${sec(phaseOf('read'))} + place ${sec(phaseOf('place'))} + quick check ${sec(phaseOf('check'))} (medians)`);
   if (!only) {
   out(`  live backup: the writer commits 200 transactions/s (transfers, appends, deletes, a 150,000-row append every 500, a CHECKPOINT every 150); the file grew from ${mib(lv.sizeBefore)} to ${mib(lv.sizeAfter)} during the live runs`);
@@ -411,6 +413,8 @@ async function main() {
   if (st) {
   out(`  blocks backup        ${runsOf(st.backups)}`);
   out(`  cp (store section)   ${runsOf(st.cp)}`);
+  out(`  cp + sync (store)    ${runsOf(st.cpSync)}`);
+  out(`  restore from plain   ${runsOf(st.restorePlain)}`);
   out(`  restore from store   ${runsOf(st.restore)}`);
   }
   if (rm) {

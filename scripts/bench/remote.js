@@ -85,6 +85,7 @@ async function remoteFigures({ node, cli, dir, dbPath, runs, log }) {
     const file = path.join(home, 'backups', path.basename(b.file));
     const dest = path.join(home, 'restored.duckdb');
     const cp = [];
+    const cpSync = [];
     const restore = [];
     const rss = [first.rss, incremental.rss];
     const phases = [];
@@ -92,6 +93,9 @@ async function remoteFigures({ node, cli, dir, dbPath, runs, log }) {
       log(`remote: restore round ${i}/${runs}: cp of the backup, dbguard restore --remote`);
       await sync();
       cp.push((await must('cp', 'cp', [file, dest])).ms);
+      fs.rmSync(dest, { force: true });
+      await sync();
+      cpSync.push((await must('cp + sync', 'sh', ['-c', 'cp "$0" "$1" && sync "$1"', file, dest])).ms);
       fs.rmSync(dest, { force: true });
       await sync();
       const r = await must('dbguard restore --remote', node, [cli, 'restore', 'production', '--remote', '--from', b.id, '--to', dest, '--yes', '--json'], { cwd: home, env, rss: true });
@@ -103,7 +107,7 @@ async function remoteFigures({ node, cli, dir, dbPath, runs, log }) {
       fs.rmSync(dest, { force: true });
       fs.rmSync(path.join(home, 'backups', 'pre-restore'), { recursive: true, force: true });
     }
-    return { fileBytes: fs.statSync(file).size, first, incremental, cp, restore, rss, phases };
+    return { fileBytes: fs.statSync(file).size, first, incremental, cp, cpSync, restore, rss, phases };
   } finally {
     await server.stop();
   }

@@ -25,7 +25,8 @@ async function must(what, cmd, args, opts) {
  * Runs the store bench in `<dir>/store-bench` against `dbPath` (which it
  * modifies: run it last). Resolves with { days, fileBytes, storedBytes,
  * logicalBytes, backups: [ms], firstBackupMs, rss: [sampler results], cp: [ms],
- * restore: [ms], restorePhases: [{...}] }.
+ * cpSync: [ms] (cp then fsync of the copy), restore: [ms] (store-only backup),
+ * restorePlain: [ms] (the newest backup, a plain file), restorePhases: [{...}] }.
  */
 async function storeBackups({ node, cli, dir, dbPath, runs, days, log }) {
   const home = path.join(dir, 'store-bench');
@@ -52,7 +53,9 @@ async function storeBackups({ node, cli, dir, dbPath, runs, days, log }) {
   const newest = list.backups[0];
   const plainFile = path.join(home, 'backups', path.basename(newest.file));
   const cp = [];
+  const cpSync = [];
   const restore = [];
+  const restorePlain = [];
   const restorePhases = [];
   const dest = path.join(home, 'restored.duckdb');
   for (let i = 1; i <= runs; i++) {
@@ -60,6 +63,15 @@ async function storeBackups({ node, cli, dir, dbPath, runs, days, log }) {
     await sync();
     cp.push((await must('cp', 'cp', [plainFile, dest])).ms);
     fs.rmSync(dest, { force: true });
+    await sync();
+    // a restore must be durable: cp followed by an fsync of the copy is the fair floor
+    cpSync.push((await must('cp + sync', 'sh', ['-c', 'cp "$0" "$1" && sync "$1"', plainFile, dest])).ms);
+    fs.rmSync(dest, { force: true });
+    await sync();
+    const rp = await must('dbguard restore (plain)', node, [cli, 'restore', 'production', '--from', newest.id, '--to', dest, '--yes', '--json'], { cwd: home });
+    restorePlain.push(rp.ms);
+    fs.rmSync(dest, { force: true });
+    fs.rmSync(path.join(home, 'backups', 'pre-restore'), { recursive: true, force: true });
     await sync();
     const r = await must('dbguard restore (store)', node, [cli, 'restore', 'production', '--from', ids[0], '--to', dest, '--yes', '--json'], { cwd: home, rss: true });
     const out = JSON.parse(r.stdout);
@@ -72,7 +84,7 @@ async function storeBackups({ node, cli, dir, dbPath, runs, days, log }) {
   }
   return {
     days, fileBytes: fs.statSync(plainFile).size, storedBytes: list.store.storedBytes, logicalBytes: list.store.logicalBytes, packs: list.store.packs,
-    backups, firstBackupMs, rss, cp, restore, restorePhases, median,
+    backups, firstBackupMs, rss, cp, cpSync, restore, restorePlain, restorePhases, median,
   };
 }
 

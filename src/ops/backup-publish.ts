@@ -5,7 +5,7 @@ import { fsyncDir } from '../storage/atomic';
 import { failpoint } from '../storage/failpoint';
 import * as os from 'node:os';
 import type { CopyResult, Engine, FullRead, Inspection } from '../engines/engine';
-import { manifestPath, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
+import { manifestPath, readManifest, writeManifest, MANIFEST_FORMAT, type Manifest } from '../storage/manifest';
 import { dbguardVersion } from './version';
 import type { BackupRepository } from '../storage/repository';
 import type { IngestResult, Store, StoreSnapshot } from '../storage/store';
@@ -102,16 +102,29 @@ export async function publishBlocks(store: Store, repo: BackupRepository, args: 
 /**
  * Demotes plain files that are safely in the store: of the backups of
  * `target` that have a plain file, newest first, every one after the first
- * `keepPlain` whose store snapshot is published loses its plain file and
- * manifest (the store keeps the backup). A plain-only backup is never
+ * `keepPlain` loses its plain file and manifest (the store keeps the
+ * backup) — but only when its store snapshot is valid, records the same
+ * bytes and sha256 as the plain manifest, and every block it needs is in
+ * the store (a check without reading the data). Otherwise the plain file
+ * stays and the reason is returned in `kept`. A plain-only backup is never
  * touched. Failures are returned (never swallowed); the others still go.
+ * Caller holds the store's shared lock.
  */
-export function demotePlain(repo: BackupRepository, target: string, keepPlain: number, log: Logger): { demoted: string[]; failed: RemovalFailure[] } {
+export async function demotePlain(store: Store, repo: BackupRepository, target: string, keepPlain: number, log: Logger): Promise<{ demoted: string[]; failed: RemovalFailure[]; kept: string[] }> {
   const withPlain = repo.list(target).filter((e) => e.location !== 'store' && !e.future);
   const demoted: string[] = [];
   const failed: RemovalFailure[] = [];
-  for (const e of withPlain.slice(keepPlain)) {
-    if (e.location !== 'plain+store' || !e.snapshot) continue;
+  const kept: string[] = [];
+  const candidates = withPlain.slice(keepPlain).filter((e) => e.location === 'plain+store' && e.snapshot);
+  if (!candidates.length) return { demoted, failed, kept };
+  const snaps = new Map((await store.snapshots(target)).map((s) => [s.id, s]));
+  for (const e of candidates) {
+    const plain = readManifest(e.file);
+    const snap = snaps.get(e.id);
+    const same = plain && snap && snap.manifest.validation.status === 'valid' && snap.manifest.sha256 === plain.sha256 && snap.manifest.bytes === plain.bytes;
+    if (!same) { kept.push(`${e.id}: its store copy is not the same valid backup as the plain file`); continue; }
+    const check = await store.check({ snapshots: [snap] });
+    if (!check.ok || !check.snapshots.every((x) => x.ok)) { kept.push(`${e.id}: its store copy lacks blocks (${[...check.snapshots.flatMap((x) => x.findings), ...check.findings][0]?.message ?? 'see dbguard verify'})`); continue; }
     try {
       repo.remove(e);
       demoted.push(e.id);
@@ -120,5 +133,6 @@ export function demotePlain(repo: BackupRepository, target: string, keepPlain: n
     }
   }
   if (demoted.length) log.info({ target, demoted }, 'older plain files removed; those backups stay in the store');
-  return { demoted, failed };
+  if (kept.length) log.warn({ target, kept }, 'plain files kept: their store copies are not proven; run dbguard verify');
+  return { demoted, failed, kept };
 }

@@ -247,7 +247,7 @@ export async function backupTarget(config: Config, target: string, opts: BackupO
       // The new backup is published and valid; a failed rotation only leaves old ones
       // behind, but that fills the disk, so it is reported (exit 6, alert), never swallowed.
       try {
-        const demotion = store ? demotePlain(repo, target, config.storage.plain, log) : { demoted: [], failed: [] };
+        const demotion = store ? await demotePlain(store, repo, target, config.storage.plain, log) : { demoted: [], failed: [] };
         demoted = demotion.demoted;
         const opened = store;
         const policy = { ...config.retention, keep: opts.keep ?? config.keep };

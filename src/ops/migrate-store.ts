@@ -85,7 +85,7 @@ export async function migrateStore(config: Config, selector: string | undefined,
           else result.converted.push({ id: e.id, from: e.location, to: done.to });
         }
         if (opts.to === 'blocks') {
-          const demotion = demotePlain(repo, target, config.storage.plain, log);
+          const demotion = await demotePlain(store, repo, target, config.storage.plain, log);
           for (const c of result.converted) c.to = demotion.demoted.includes(c.id) ? 'store' : 'plain+store';
           // a plain file beyond `plain` whose snapshot was published earlier goes too
           for (const id of demotion.demoted) if (!result.converted.some((c) => c.id === id)) result.converted.push({ id, from: 'plain+store', to: 'store' });
