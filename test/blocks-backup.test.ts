@@ -259,6 +259,37 @@ describe('a damaged plain file of a backup that is also in the store', () => {
   });
 });
 
+describe('demotion keeps a plain file whose store copy is not proven', () => {
+  test('the packs only the older backup needs are gone: the next backup keeps its plain file, and it still restores', async () => {
+    const p = await makeProject(1, BLOCKS);
+    const out = tempDir('dbguard-store-out-');
+    try {
+      const a = await backupTarget(p.config(), 'production', { clock: manualClock(day(0)) });
+      const plainA = path.join(p.backups, `${a.id}.duckdb`);
+      const bytesA = sha256(plainA);
+      // every block of a changes, then the store loses every pack a wrote (a disk error, a hand-made cleanup)
+      await execSql(p.db, "UPDATE tracks SET title = title || ' (live)';");
+      for (const pack of packsOf(p)) {
+        fs.rmSync(pack.file);
+        fs.rmSync(path.join(storeDir(p), 'index', `${pack.id}.json`));
+      }
+      const b = await backupTarget(p.config(), 'production', { clock: manualClock(day(1)) });
+      expect(b.status).toBe('valid');
+      expect(b.demoted).toEqual([]);
+      expect(fs.existsSync(plainA)).toBe(true);
+      expect(sha256(plainA)).toBe(bytesA);
+      const list = runCli(['list', 'production', '--json'], { cwd: p.dir });
+      expect(list.json.backups.map((x: any) => [x.id, x.location])).toEqual([[b.id, 'plain+store'], [a.id, 'plain+store']]);
+      const { r, dest } = restoreTo(p, a.id, out.dir);
+      expect([r.code, r.json?.source]).toEqual([0, 'plain']);
+      expect(sha256(dest)).toBe(bytesA);
+    } finally {
+      p.cleanup();
+      out.cleanup();
+    }
+  });
+});
+
 describe('a SQLite target in blocks format', () => {
   test('cut into whole pages; two versions restore byte for byte and with their rows', async () => {
     const t = tempDir('dbguard-store-sqlite-');
