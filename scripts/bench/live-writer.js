@@ -10,7 +10,7 @@
  * - deletes of whole old batches, and a CHECKPOINT every `checkpointEvery` commits.
  *
  * Usage: node live-writer.js FILE [--checkpoint-every N] [--big-every N] [--rate COMMITS_PER_S] [--idle]
- * stdin lines: "checkpoint", "big", "pause", "resume", "stop" (each answered by "ok <cmd>" on stdout),
+ * stdin lines: "checkpoint" (a commit, then CHECKPOINT), "big", "pause", "resume", "stop" (each answered by "ok <cmd>" on stdout),
  * "mark" (answered by "ok mark [latencies in ms since the last mark]");
  * stdout: "ready" once set up, and on stop a JSON line { commits, latencies }.
  */
@@ -117,7 +117,8 @@ async function main() {
     }
     while (queue.length) {
       const cmd = queue.shift();
-      if (cmd === 'checkpoint') await c.run('CHECKPOINT');
+      // one commit first: a CHECKPOINT with nothing new is a no-op that leaves the header (the fence) where it was
+      if (cmd === 'checkpoint') { await append(100); await c.run('CHECKPOINT'); }
       else if (cmd === 'big') await append(BIG);
       else if (cmd === 'pause') idle = true;
       else if (cmd === 'resume') idle = false;
