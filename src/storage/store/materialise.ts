@@ -2,8 +2,10 @@
  * materialise: a snapshot's bytes into a file, every block hash-checked,
  * fsynced, the whole file checked against the manifest. Two ways, by what
  * the backend is:
- * - a local folder (LocalBackend, cheap ranged reads): block by block in
- *   file order, hashing the whole file as it is written;
+ * - a local folder (LocalBackend, cheap ranged reads): in file order, runs
+ *   of blocks contiguous in a pack read and written with one call each, the
+ *   next run read while the current one is checked (local-runs.ts), hashing
+ *   the whole file as it is written;
  * - anything else (an object store, encrypted or not, where each request
  *   costs a round trip): pack by pack, each pack downloaded once and its
  *   blocks written at their offsets (positional writes), then the file read
@@ -16,7 +18,8 @@ import { isMissing, type ObjectBackend } from './backend';
 import { packKey, storeIoError, type BlockRef } from './format';
 import { LocalBackend } from './local-backend';
 import type { PackIndex } from './pack-index';
-import { BlockReader, loadBlockList, readSnapshotBlocks, RESTORE_HINT, snapName, type StoreSnapshot } from './read';
+import { materialiseLocalRuns } from './local-runs';
+import { BlockReader, loadBlockList, RESTORE_HINT, snapName, type StoreSnapshot } from './read';
 import { sha256File } from '../hash';
 
 export interface MaterialiseOptions {
@@ -49,13 +52,9 @@ export async function materialiseSnapshot(backend: ObjectBackend, index: PackInd
     let sha256: string | undefined;
     if (backend instanceof LocalBackend) {
       const whole = crypto.createHash('sha256');
-      bytes = 0;
-      for await (const block of readSnapshotBlocks(backend, index, snap, opts.signal)) {
-        await write(block, bytes);
-        whole.update(block);
-        bytes += block.length;
-        opts.onProgress?.(bytes, snap.manifest.bytes);
-      }
+      const blocks = await loadBlockList(backend, snap, opts.signal);
+      await index.refresh(opts.signal);
+      bytes = await materialiseLocalRuns(backend, index, snap, blocks, write, (b) => whole.update(b), { ...opts, total: snap.manifest.bytes });
       sha256 = whole.digest('hex');
     } else {
       bytes = await byPack(backend, index, snap, write, opts);
