@@ -22,7 +22,7 @@ export function startWriter(file: string, args: string[] = []): Promise<Writer> 
   const child = spawn(process.execPath, [SCRIPT, file, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  const waiters: { want: string; resolve: (line: string) => void }[] = [];
+  const waiters: { want: string; resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   child.stderr!.on('data', (d) => (err += d));
   child.stdout!.on('data', (d) => {
     out += d;
@@ -34,9 +34,11 @@ export function startWriter(file: string, args: string[] = []): Promise<Writer> 
       if (i >= 0) waiters.splice(i, 1)[0]!.resolve(line);
     }
   });
+  // one exit listener for every waiter (a listener per command passes Node's limit of 10)
+  child.once('exit', (code) => { for (const w of waiters.splice(0)) w.reject(new Error(`writer exited (${code}): ${err}`)); });
   const next = (want: string) => new Promise<string>((resolve, reject) => {
-    waiters.push({ want, resolve });
-    child.once('exit', (code) => reject(new Error(`writer exited (${code}): ${err}`)));
+    if (child.exitCode !== null || child.signalCode !== null) { reject(new Error(`writer exited (${child.exitCode ?? child.signalCode}): ${err}`)); return; }
+    waiters.push({ want, resolve, reject });
   });
   const ready = next('ready');
   const writer: Writer = {
