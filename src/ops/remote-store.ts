@@ -34,6 +34,11 @@ class CountingBackend implements ObjectBackend {
     await this.inner.put(key, data, signal);
     this.bytes += data.length;
   }
+  async putIfAbsent(key: string, data: Buffer, signal?: AbortSignal): Promise<boolean> {
+    const created = this.inner.putIfAbsent ? await this.inner.putIfAbsent(key, data, signal) : (await this.inner.put(key, data, signal), true);
+    this.bytes += data.length;
+    return created;
+  }
   get(key: string, signal?: AbortSignal): Promise<Buffer> { return this.inner.get(key, signal); }
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> { return this.inner.head(key, signal); }
   list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]> { return this.inner.list(prefix, signal); }

@@ -109,6 +109,13 @@ export class EncryptedBackend implements ObjectBackend {
     await this.inner.put(key, key === PLAINTEXT_KEY ? data : seal(this.key, key, data), signal);
   }
 
+  /** Conditional put (see ObjectBackend.putIfAbsent), sealed like `put`; a plain put where the inner backend has none. */
+  async putIfAbsent(key: string, data: Buffer, signal?: AbortSignal): Promise<boolean> {
+    const stored = key === PLAINTEXT_KEY ? data : seal(this.key, key, data);
+    if (!this.inner.putIfAbsent) { await this.inner.put(key, stored, signal); return true; }
+    return this.inner.putIfAbsent(key, stored, signal);
+  }
+
   /** The plaintext of `key`. Throws IntegrityError (exit 4) when it does not authenticate or is not encrypted; missing objects throw as the inner backend does. */
   async get(key: string, signal?: AbortSignal): Promise<Buffer> {
     const blob = await this.inner.get(key, signal);

@@ -171,6 +171,30 @@ export class S3Backend implements ObjectBackend {
     });
   }
 
+  /**
+   * PutObject with `If-None-Match: *` (AWS S3, R2, MinIO and others honour
+   * it): false when the object already exists (412, or 409 for a
+   * conditional write racing another). Small objects only (no multipart).
+   * Retried like put; a retry of a write that did land answers 412, which
+   * reads as "exists" and makes the caller re-read what is there.
+   */
+  async putIfAbsent(key: string, data: Buffer, signal?: AbortSignal): Promise<boolean> {
+    const md5 = crypto.createHash('md5').update(data).digest('base64');
+    const conditionFailed = (err: unknown) => {
+      const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+      return e?.$metadata?.httpStatusCode === 412 || e?.name === 'PreconditionFailed' || e?.name === 'ConditionalRequestConflict' || (e?.$metadata?.httpStatusCode === 409 && e?.name !== 'BucketAlreadyExists');
+    };
+    try {
+      await this.run({ where: this.where, endpoint: this.endpoint, op: 'put', key }, signal, async () => {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), Body: data, ContentLength: data.length, ContentMD5: md5, IfNoneMatch: '*' }), { abortSignal: signal });
+      }, conditionFailed);
+      return true;
+    } catch (err) {
+      if (conditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
   /** The whole object; throws the SDK's NoSuchKey error when absent (isMissing), a mapped dbguard error otherwise. */
   async get(key: string, signal?: AbortSignal): Promise<Buffer> {
     return this.run({ where: this.where, endpoint: this.endpoint, op: 'get', key }, signal, async () => {

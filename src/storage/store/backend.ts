@@ -26,6 +26,13 @@ export interface ObjectBackend {
    * failed put leaves nothing under `key` that was not there before.
    */
   put(key: string, data: Buffer, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: stores `data` under `key` only when no object is there (S3's
+   * conditional write, `If-None-Match: *`). Resolves false when one already
+   * is. A service that ignores the condition overwrites, as `put` does.
+   * Used for the one object two first runs may race to create (config.json).
+   */
+  putIfAbsent?(key: string, data: Buffer, signal?: AbortSignal): Promise<boolean>;
   /** The whole object. Throws an error with `code: 'ENOENT'` (local) or `name: 'NoSuchKey'` (S3) when absent; use `isMissing(err)`. */
   get(key: string, signal?: AbortSignal): Promise<Buffer>;
   /** Size and time of `key`, or undefined when it does not exist. */

@@ -84,11 +84,16 @@ export class Store {
       }
       if (!opts.create) throw new StorageError(`there is no dbguard store at ${backend.where}`, 'make a backup in blocks format first (storage.format "blocks"), or check the path', 'store-missing');
       config = { format: STORE_FORMAT, createdAt: new Date().toISOString(), hash: 'sha256', encryption: opts.encryption ?? null };
+      let created = true;
       try {
-        await backend.put(CONFIG_KEY, Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
+        const text = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
+        if (backend.putIfAbsent) created = await backend.putIfAbsent(CONFIG_KEY, text);
+        else await backend.put(CONFIG_KEY, text);
       } catch (err) {
         throw storeIoError(err, backend.where, CONFIG_KEY, 'writing');
       }
+      // another run created the store first: its config.json (its encryption parameters) stands
+      if (!created) return Store.open(backend, { ...opts, create: false });
     }
     if (!!config.encryption !== !!opts.encrypted) {
       throw new StorageError(
