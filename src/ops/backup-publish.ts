@@ -118,13 +118,18 @@ export async function demotePlain(store: Store, repo: BackupRepository, target: 
   const candidates = withPlain.slice(keepPlain).filter((e) => e.location === 'plain+store' && e.snapshot);
   if (!candidates.length) return { demoted, failed, kept };
   const snaps = new Map((await store.snapshots(target)).map((s) => [s.id, s]));
-  for (const e of candidates) {
+  const same = candidates.filter((e) => {
     const plain = readManifest(e.file);
     const snap = snaps.get(e.id);
-    const same = plain && snap && snap.manifest.validation.status === 'valid' && snap.manifest.sha256 === plain.sha256 && snap.manifest.bytes === plain.bytes;
-    if (!same) { kept.push(`${e.id}: its store copy is not the same valid backup as the plain file`); continue; }
-    const check = await store.check({ snapshots: [snap] });
-    if (!check.ok || !check.snapshots.every((x) => x.ok)) { kept.push(`${e.id}: its store copy lacks blocks (${[...check.snapshots.flatMap((x) => x.findings), ...check.findings][0]?.message ?? 'see dbguard verify'})`); continue; }
+    const ok = plain && snap && snap.manifest.validation.status === 'valid' && snap.manifest.sha256 === plain.sha256 && snap.manifest.bytes === plain.bytes;
+    if (!ok) kept.push(`${e.id}: its store copy is not the same valid backup as the plain file`);
+    return ok;
+  });
+  // one check for all of them: it lists the packs and reads the indexes once
+  const check = same.length ? await store.check({ snapshots: same.map((e) => snaps.get(e.id)!) }) : undefined;
+  for (const e of same) {
+    const result = check!.snapshots.find((x) => x.id === e.id);
+    if (!result?.ok) { kept.push(`${e.id}: its store copy lacks blocks (${result?.findings[0]?.message ?? 'see dbguard verify'})`); continue; }
     try {
       repo.remove(e);
       demoted.push(e.id);

@@ -10,7 +10,7 @@ import { ConfigError, StorageError } from '../core/errors';
 import { openRemoteBackend } from '../remote/open';
 import { LOCK_REFRESH_MS, LOCK_STALE_MS, RemoteStoreLocker } from '../remote/remote-lock';
 import type { S3BackendOptions } from '../remote/s3-backend';
-import type { ObjectBackend, ObjectInfo } from '../storage/store/backend';
+import { createIfAbsent, type ObjectBackend, type ObjectInfo } from '../storage/store/backend';
 import { Store, type StoreSnapshot } from '../storage/store';
 import { parseBackupName } from '../storage/naming';
 import { FUTURE_TOLERANCE_MS, type BackupEntry } from '../storage/repository';
@@ -35,7 +35,7 @@ class CountingBackend implements ObjectBackend {
     this.bytes += data.length;
   }
   async putIfAbsent(key: string, data: Buffer, signal?: AbortSignal): Promise<boolean> {
-    const created = this.inner.putIfAbsent ? await this.inner.putIfAbsent(key, data, signal) : (await this.inner.put(key, data, signal), true);
+    const created = await createIfAbsent(this.inner, key, data, signal);
     this.bytes += data.length;
     return created;
   }

@@ -15,7 +15,7 @@
  */
 import * as crypto from 'node:crypto';
 import { ConfigError, IntegrityError } from '../core/errors';
-import type { ObjectBackend, ObjectInfo } from '../storage/store/backend';
+import { createIfAbsent, type ObjectBackend, type ObjectInfo } from '../storage/store/backend';
 import { deriveKey, KEY_CHECK_AAD, KEY_CHECK_TEXT, KEY_ENV, keyText, newKdf, type StoreEncryption } from './encryption-key';
 
 export const ENC_FORMAT = 'dbguard-enc/1';
@@ -111,9 +111,7 @@ export class EncryptedBackend implements ObjectBackend {
 
   /** Conditional put (see ObjectBackend.putIfAbsent), sealed like `put`; a plain put where the inner backend has none. */
   async putIfAbsent(key: string, data: Buffer, signal?: AbortSignal): Promise<boolean> {
-    const stored = key === PLAINTEXT_KEY ? data : seal(this.key, key, data);
-    if (!this.inner.putIfAbsent) { await this.inner.put(key, stored, signal); return true; }
-    return this.inner.putIfAbsent(key, stored, signal);
+    return createIfAbsent(this.inner, key, key === PLAINTEXT_KEY ? data : seal(this.key, key, data), signal);
   }
 
   /** The plaintext of `key`. Throws IntegrityError (exit 4) when it does not authenticate or is not encrypted; missing objects throw as the inner backend does. */

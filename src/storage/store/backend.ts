@@ -48,3 +48,14 @@ export function isMissing(err: unknown): boolean {
   const e = err as { code?: string; name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   return e?.code === 'ENOENT' || e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
+
+/**
+ * Creates `key` only when absent, through the backend's conditional put when
+ * it has one; otherwise a plain put that reports true (the caller re-reads to
+ * learn who won). The one fallback for every backend and wrapper.
+ */
+export async function createIfAbsent(backend: ObjectBackend, key: string, data: Buffer, signal?: AbortSignal): Promise<boolean> {
+  if (backend.putIfAbsent) return backend.putIfAbsent(key, data, signal);
+  await backend.put(key, data, signal);
+  return true;
+}

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { IntegrityError, StorageError } from '../../core/errors';
 import type { ChunkPlan } from '../../engines/engine';
 import { MANIFEST_FORMAT, type Manifest } from '../manifest';
-import { isMissing, type ObjectBackend } from './backend';
+import { createIfAbsent, isMissing, type ObjectBackend } from './backend';
 import { checkStore, type StoreCheckOptions, type StoreCheckResult } from './check';
 import { collectStore, type CollectOptions, type CollectResult } from './collect';
 import {
@@ -87,8 +87,7 @@ export class Store {
       let created = true;
       try {
         const text = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
-        if (backend.putIfAbsent) created = await backend.putIfAbsent(CONFIG_KEY, text);
-        else await backend.put(CONFIG_KEY, text);
+        created = await createIfAbsent(backend, CONFIG_KEY, text);
       } catch (err) {
         throw storeIoError(err, backend.where, CONFIG_KEY, 'writing');
       }
